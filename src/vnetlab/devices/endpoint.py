@@ -1,0 +1,467 @@
+"""IP endpoints: the stack of a VM guest, a router or a host's own interfaces.
+
+Mirrors the parts of Linux's IPv4 stack a connectivity question touches:
+net/ipv4/arp.c (arp_process, arp_solicit), net/core/neighbour.c (the
+neighbour state machine: __neigh_event_send, neigh_timer_handler,
+neigh_update), net/ipv4/icmp.c (echo replies) and iputils ping. Semantics
+§10: N1-N4; S10 for gratuitous ARP.
+
+Limitations: no IP forwarding between interfaces (a router answers for its
+own addresses only), no TCP/UDP (so nothing but ARP replies confirms a
+neighbour, N3), arp_ignore 0 and arp_accept 0 only, reachable time drawn
+once per entry confirmation rather than re-drawn every 300 s, ping counts
+replies until the end of the run (no -W deadline).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from vnetlab.devices.netdev import NetDevice
+from vnetlab.net.addr import BROADCAST, IP4_BROADCAST, Ip4, Mac, ip4_str, mac_str, netmask
+from vnetlab.net.frame import (
+    Arp,
+    ArpOp,
+    EtherType,
+    Frame,
+    Icmp,
+    IcmpType,
+    Ipv4,
+    Raw,
+    arp_reply,
+    arp_request,
+    gratuitous_arp,
+)
+from vnetlab.sim.sim import Sim, Timer
+from vnetlab.sim.time import MS, S, Time, format_duration
+from vnetlab.sim.trace import Action, DropReason
+
+
+class NeighState(StrEnum):
+    """NUD_* states (include/uapi/linux/neighbour.h)."""
+
+    INCOMPLETE = "INCOMPLETE"
+    REACHABLE = "REACHABLE"
+    STALE = "STALE"
+    DELAY = "DELAY"
+    PROBE = "PROBE"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class NeighParams:
+    """net.ipv4.neigh.* defaults (arp_tbl, N1)."""
+
+    base_reachable_time: Time = 30 * S
+    retrans_time: Time = 1 * S
+    delay_first_probe_time: Time = 5 * S
+    ucast_solicit: int = 3
+    mcast_solicit: int = 3
+    locktime: Time = 1 * S
+    unres_qlen: int = 101
+    # Linux creates a STALE entry for the sender of an ARP request addressed to
+    # us (arp_process -> neigh_event_ns, N4). ns-3's ArpL3Protocol does not
+    # (its bug 107); the benchmark sets this to False to run ns-3's workload.
+    learn_from_request: bool = True
+
+
+@dataclass(slots=True)
+class Pending:
+    """An IP packet waiting for its next hop to resolve (neigh->arp_queue)."""
+
+    packet: Ipv4
+    uid: int
+    cause: int
+
+
+@dataclass(slots=True)
+class Neighbour:
+    ip: Ip4
+    state: NeighState
+    mac: Mac = 0
+    confirmed: Time = 0
+    reachable_time: Time = 0
+    updated: Time = 0
+    probes: int = 0
+    queue: list[Pending] = field(default_factory=list)
+    timer: Timer | None = None
+    step: int = 0                     # step that last set the MAC
+
+
+@dataclass(slots=True)
+class IpIface:
+    """An interface with IPv4 addresses and its neighbour table."""
+
+    dev: NetDevice
+    addresses: list[tuple[Ip4, int]]
+    neigh: dict[Ip4, Neighbour] = field(default_factory=dict)
+
+    def on_link(self, ip: Ip4) -> int:
+        """Longest matching prefix length of a connected subnet, or -1."""
+        best = -1
+        for addr, plen in self.addresses:
+            if (addr ^ ip) & netmask(plen) == 0 and plen > best:
+                best = plen
+        return best
+
+
+@dataclass(slots=True)
+class PingRecord:
+    seq: int
+    uid: int
+    sent_at: Time
+    send_step: int
+    reply_at: Time | None = None
+    reply_step: int = 0
+    duplicates: int = 0
+
+
+@dataclass(slots=True)
+class PingSession:
+    """One ``ping -c COUNT -i INTERVAL -s SIZE DST`` run."""
+
+    src: str
+    dst: Ip4
+    ident: int
+    count: int
+    interval: Time
+    size: int
+    records: list[PingRecord] = field(default_factory=list)
+
+    @property
+    def replies(self) -> int:
+        return sum(1 for r in self.records if r.reply_at is not None)
+
+
+class Endpoint:
+    """The IP stack of one node (VM, router, or host)."""
+
+    def __init__(self, sim: Sim, name: str, params: NeighParams, gateway: Ip4 | None = None
+                 ) -> None:
+        self.sim = sim
+        self.name = name
+        self.where = name
+        self.params = params
+        self.gateway = gateway
+        self.ifaces: list[IpIface] = []
+        self.iface_of: dict[NetDevice, IpIface] = {}
+        self.local_ips: set[Ip4] = set()
+        self.pings: list[PingSession] = []
+        self.ping_of: dict[int, PingSession] = {}
+        self.received: Counter[tuple[Mac, Mac, int]] = Counter()
+        self.count_received = sim.recording
+
+    def add_iface(self, dev: NetDevice, addresses: list[tuple[Ip4, int]],
+                  params: NeighParams | None = None) -> IpIface:
+        iface = IpIface(dev, addresses)
+        self.ifaces.append(iface)
+        self.iface_of[dev] = iface
+        self.local_ips.update(a for a, _ in addresses)
+        dev.stack = self
+        if params is not None:
+            self.params = params
+        return iface
+
+    # -- receive -----------------------------------------------------------------
+    def rx(self, dev: NetDevice, frame: Frame, cause: int) -> None:
+        """netif_receive_skb -> eth_type_trans (packet type) -> arp_rcv / ip_rcv."""
+        if self.count_received:
+            self.received[(frame.src, frame.dst, frame.ethertype)] += 1
+        dst = frame.dst
+        if dst != dev.mac and not dst & 0x0100_0000_0000:
+            if self.sim.tracing:
+                self.sim.step(self.where, dev.name, Action.DROP, frame.uid,
+                              f"{mac_str(dst)} is not {dev.name}'s address: PACKET_OTHERHOST",
+                              "eth_type_trans", reason=DropReason.OTHERHOST, cause=cause)
+            else:
+                self.sim.trace.drops[DropReason.OTHERHOST] += 1
+            return
+        iface = self.iface_of.get(dev)
+        payload = frame.payload
+        if iface is None or isinstance(payload, Raw):
+            if self.sim.tracing:
+                self.sim.step(self.where, dev.name, Action.DELIVER, frame.uid,
+                              f"received {frame.describe()}", "netif_receive_skb", cause=cause)
+            return
+        if isinstance(payload, Arp):
+            if frame.ethertype == EtherType.ARP:
+                self.arp_process(iface, frame, payload, cause)
+            return
+        self.ip_rcv(iface, frame, payload, cause)
+
+    def arp_process(self, iface: IpIface, frame: Frame, arp: Arp, cause: int) -> None:
+        """net/ipv4/arp.c:arp_process() (N4, S10)."""
+        sim = self.sim
+        params = self.params
+        if arp.op is ArpOp.REQUEST and arp.tpa in self.local_ips and not arp.is_gratuitous:
+            if params.learn_from_request:
+                self.neigh_update(iface, arp.spa, arp.sha, NeighState.STALE, True, frame, cause,
+                                  create=True)
+            if sim.tracing:
+                cause = sim.step(self.where, iface.dev.name, Action.DELIVER, frame.uid,
+                                 f"ARP request for our {ip4_str(arp.tpa)} from "
+                                 f"{ip4_str(arp.spa)}: replying", "arp_process", "N4",
+                                 cause=cause)
+            reply = arp_reply(sim.new_uid(), iface.dev.mac, arp.tpa, arp.sha, arp.spa)
+            iface.dev.xmit(reply, cause, 0)
+            return
+        neighbour = iface.neigh.get(arp.spa)
+        if neighbour is None:
+            if sim.tracing:
+                sim.step(self.where, iface.dev.name, Action.DELIVER, frame.uid,
+                         f"{arp.describe()}: not for us, no entry to update", "arp_process",
+                         "N4", cause=cause)
+            return
+        override = arp.is_gratuitous or sim.now > neighbour.updated + params.locktime
+        state = (NeighState.REACHABLE if arp.op is ArpOp.REPLY and frame.dst == iface.dev.mac
+                 else NeighState.STALE)
+        self.neigh_update(iface, arp.spa, arp.sha, state, override, frame, cause)
+
+    def ip_rcv(self, iface: IpIface, frame: Frame, packet: Ipv4, cause: int) -> None:
+        sim = self.sim
+        if packet.dst not in self.local_ips and packet.dst != IP4_BROADCAST:
+            if sim.tracing:
+                sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
+                         f"{ip4_str(packet.dst)} is not ours (no forwarding)", "ip_rcv_finish",
+                         reason=DropReason.NO_ROUTE, cause=cause)
+            return
+        icmp = packet.payload
+        if icmp.type is IcmpType.ECHO_REQUEST:
+            if sim.tracing:
+                cause = sim.step(self.where, iface.dev.name, Action.DELIVER, frame.uid,
+                                 f"echo request from {ip4_str(packet.src)} seq={icmp.seq}: "
+                                 "replying", "icmp_echo", cause=cause)
+            reply = Ipv4(packet.dst, packet.src,
+                         Icmp(IcmpType.ECHO_REPLY, icmp.ident, icmp.seq, icmp.size))
+            self.send_ip(reply, sim.new_uid(), cause)
+            return
+        session = self.ping_of.get(icmp.ident)
+        if session is None or not 1 <= icmp.seq <= len(session.records):
+            return
+        record = session.records[icmp.seq - 1]
+        if record.reply_at is not None:
+            record.duplicates += 1
+            note = f"DUP! echo reply seq={icmp.seq} from {ip4_str(packet.src)}"
+        else:
+            record.reply_at = sim.now
+            note = (f"echo reply seq={icmp.seq} from {ip4_str(packet.src)}, "
+                    f"rtt {format_duration(sim.now - record.sent_at)}")
+        step = sim.step(self.where, iface.dev.name, Action.PING, frame.uid, note, "ping",
+                        cause=cause, data={"seq": icmp.seq, "event": "reply"})
+        if record.reply_step == 0:
+            record.reply_step = step
+
+    # -- neighbours --------------------------------------------------------------
+    def neigh_update(self, iface: IpIface, ip: Ip4, mac: Mac, new: NeighState, override: bool,
+                     frame: Frame | None, cause: int, *, create: bool = False) -> None:
+        """net/core/neighbour.c:neigh_update() (N2-N4)."""
+        sim = self.sim
+        n = iface.neigh.get(ip)
+        if n is None:
+            if not create:
+                return
+            n = iface.neigh[ip] = Neighbour(ip, NeighState.FAILED)
+            n.mac = -1                       # no address yet: any address is a change
+        old = n.state
+        valid = old not in (NeighState.INCOMPLETE, NeighState.FAILED)
+        if valid and mac != n.mac and not override:
+            return                           # within locktime: keep the old address
+        if valid and mac == n.mac and new is NeighState.STALE:
+            new = old                        # same address: do not downgrade the state
+        if n.timer is not None and new is not old:
+            n.timer.cancel()
+            n.timer = None
+        changed_mac = mac != n.mac
+        n.mac = mac
+        n.state = new
+        n.updated = sim.now
+        if new is NeighState.REACHABLE:
+            self._confirm(n)
+        if changed_mac or new is not old:
+            n.step = sim.step(self.where, iface.dev.name, Action.NEIGH,
+                              frame.uid if frame else 0,
+                              f"neighbour {ip4_str(ip)} {old} -> {new} lladdr {mac_str(mac)}",
+                              "neigh_update", "N2", cause=cause,
+                              data={"ip": ip4_str(ip), "mac": mac_str(mac), "state": str(new)})
+        if not valid and n.queue:
+            queue, n.queue = n.queue, []
+            for pending in queue:
+                self._emit(iface, n.mac, pending.packet, pending.uid, pending.cause)
+
+    def _confirm(self, n: Neighbour) -> None:
+        n.confirmed = self.sim.now
+        base = self.params.base_reachable_time
+        # neigh_rand_reach_time(): uniform in [base/2, 3*base/2)
+        n.reachable_time = base // 2 + int(self.sim.rng.random() * base)
+
+    def route(self, dst: Ip4) -> tuple[IpIface, Ip4] | None:
+        """Connected subnets by longest prefix, else the default gateway."""
+        best: tuple[int, IpIface] | None = None
+        for iface in self.ifaces:
+            plen = iface.on_link(dst)
+            if plen >= 0 and (best is None or plen > best[0]):
+                best = (plen, iface)
+        if best is not None:
+            return best[1], dst
+        if self.gateway is not None:
+            for iface in self.ifaces:
+                if iface.on_link(self.gateway) >= 0:
+                    return iface, self.gateway
+        return None
+
+    def send_ip(self, packet: Ipv4, uid: int, cause: int) -> None:
+        """ip_finish_output2() -> neigh_output(): send now, or queue and resolve."""
+        sim = self.sim
+        route = self.route(packet.dst)
+        if route is None:
+            sim.step(self.where, "", Action.DROP, uid, f"no route to {ip4_str(packet.dst)}",
+                     "ip_route_output", reason=DropReason.NO_ROUTE, cause=cause)
+            return
+        iface, next_hop = route
+        if packet.dst == IP4_BROADCAST:
+            self._emit(iface, BROADCAST, packet, uid, cause)
+            return
+        n = iface.neigh.get(next_hop)
+        state = n.state if n is not None else None
+        if (n is not None and state is NeighState.REACHABLE
+                and sim.now >= n.confirmed + n.reachable_time):
+            n.state = state = NeighState.STALE           # neigh_periodic_work, done lazily
+        if n is None or state is NeighState.FAILED:
+            n = self._start_resolution(iface, next_hop, n, cause)
+            n.queue.append(Pending(packet, uid, cause))
+            return
+        if state is NeighState.INCOMPLETE:
+            if len(n.queue) >= self.params.unres_qlen:
+                dropped = n.queue.pop(0)
+                sim.step(self.where, iface.dev.name, Action.DROP, dropped.uid,
+                         "ARP queue full: oldest packet dropped", "__neigh_event_send", "N2",
+                         reason=DropReason.NEIGH_FAILED, cause=dropped.cause)
+            n.queue.append(Pending(packet, uid, cause))
+            return
+        if state is NeighState.STALE:
+            n.state = NeighState.DELAY
+            n.timer = sim.timer(self.params.delay_first_probe_time, self._neigh_timer, iface, n)
+        self._emit(iface, n.mac, packet, uid, cause)
+
+    def _start_resolution(self, iface: IpIface, ip: Ip4, n: Neighbour | None, cause: int
+                          ) -> Neighbour:
+        """__neigh_event_send(): NONE/FAILED -> INCOMPLETE, first broadcast probe now."""
+        if n is None:
+            n = iface.neigh[ip] = Neighbour(ip, NeighState.INCOMPLETE)
+        n.state = NeighState.INCOMPLETE
+        n.updated = self.sim.now
+        n.probes = self.params.ucast_solicit
+        n.step = self.sim.step(self.where, iface.dev.name, Action.NEIGH, 0,
+                               f"neighbour {ip4_str(ip)} INCOMPLETE: resolving", "__neigh_event_send",
+                               "N2", cause=cause, data={"ip": ip4_str(ip), "state": "INCOMPLETE"})
+        self._probe(iface, n, n.step)
+        n.timer = self.sim.timer(max(self.params.retrans_time, 10 * MS), self._neigh_timer,
+                                 iface, n)
+        return n
+
+    def _probe(self, iface: IpIface, n: Neighbour, cause: int) -> None:
+        """neigh_probe() -> arp_solicit(): unicast while probes < ucast_solicit,
+        else broadcast."""
+        n.probes += 1
+        src_ip = next((a for a, _ in iface.addresses), 0)
+        unicast = n.probes - self.params.ucast_solicit <= 0 and n.mac != 0
+        frame = arp_request(self.sim.new_uid(), iface.dev.mac, src_ip, n.ip,
+                            dst=n.mac if unicast else BROADCAST)
+        if self.sim.tracing:
+            cause = self.sim.step(self.where, iface.dev.name, Action.TRANSMIT, frame.uid,
+                                  f"{'unicast probe' if unicast else 'broadcast'} "
+                                  f"{frame.payload.describe()}", "arp_solicit", "N2",
+                                  cause=cause)
+        iface.dev.xmit(frame, cause, 0)
+
+    def _neigh_timer(self, iface: IpIface, n: Neighbour) -> None:
+        """neigh_timer_handler() (N2)."""
+        n.timer = None
+        params = self.params
+        sim = self.sim
+        if n.state is NeighState.DELAY:
+            if sim.now <= n.confirmed + params.delay_first_probe_time:
+                n.state = NeighState.REACHABLE
+                return
+            n.state = NeighState.PROBE
+            n.probes = 0
+            sim.step(self.where, iface.dev.name, Action.NEIGH, 0,
+                     f"neighbour {ip4_str(n.ip)} DELAY -> PROBE (no confirmation)",
+                     "neigh_timer_handler", "N2")
+        if n.state in (NeighState.INCOMPLETE, NeighState.PROBE):
+            max_probes = params.ucast_solicit + (params.mcast_solicit
+                                                 if n.state is NeighState.INCOMPLETE else 0)
+            if n.probes >= max_probes:
+                self._fail(iface, n)
+                return
+            self._probe(iface, n, n.step)
+            n.timer = sim.timer(max(params.retrans_time, 10 * MS), self._neigh_timer, iface, n)
+
+    def _fail(self, iface: IpIface, n: Neighbour) -> None:
+        """neigh_invalidate(): FAILED, and every queued packet is dropped."""
+        sim = self.sim
+        n.state = NeighState.FAILED
+        sent = n.probes - (params_ucast := self.params.ucast_solicit) if n.probes > params_ucast \
+            else n.probes
+        step = sim.step(self.where, iface.dev.name, Action.NEIGH, 0,
+                        f"neighbour {ip4_str(n.ip)} FAILED: no ARP reply to {sent} "
+                        "requests", "neigh_invalidate", "N2", cause=n.step,
+                        data={"ip": ip4_str(n.ip), "state": "FAILED"})
+        n.step = step
+        for pending in n.queue:
+            sim.step(self.where, iface.dev.name, Action.DROP, pending.uid,
+                     f"{pending.packet.describe()} dropped: {ip4_str(n.ip)} unresolved",
+                     "neigh_invalidate", "N2", reason=DropReason.NEIGH_FAILED,
+                     cause=pending.cause, ref=step)
+        n.queue = []
+
+    def _emit(self, iface: IpIface, dst_mac: Mac, packet: Ipv4, uid: int, cause: int) -> None:
+        frame = Frame(dst_mac, iface.dev.mac, EtherType.IPV4, packet, uid)
+        if self.sim.tracing:
+            cause = self.sim.step(self.where, iface.dev.name, Action.TRANSMIT, uid,
+                                  f"sent {frame.describe()}", "ip_finish_output2", cause=cause)
+        iface.dev.xmit(frame, cause, 0)
+
+    # -- applications ------------------------------------------------------------
+    def start_ping(self, dst: Ip4, count: int, interval: Time, size: int, cause: int
+                   ) -> PingSession:
+        session = PingSession(self.name, dst, len(self.pings) + 1, count, interval, size)
+        self.pings.append(session)
+        self.ping_of[session.ident] = session
+        self._ping_send(session, cause)
+        return session
+
+    def _ping_send(self, session: PingSession, cause: int) -> None:
+        sim = self.sim
+        seq = len(session.records) + 1
+        uid = sim.new_uid()
+        step = sim.step(self.where, "", Action.PING, uid,
+                        f"ping {ip4_str(session.dst)} seq={seq}", "ping", cause=cause,
+                        data={"seq": seq, "event": "request"})
+        session.records.append(PingRecord(seq, uid, sim.now, step))
+        src = self.route(session.dst)
+        src_ip = next((a for a, _ in src[0].addresses), 0) if src else 0
+        packet = Ipv4(src_ip, session.dst,
+                      Icmp(IcmpType.ECHO_REQUEST, session.ident, seq, session.size))
+        self.send_ip(packet, uid, step)
+        if seq < session.count:
+            sim.schedule(session.interval, self._ping_send, session, cause)
+
+    def send_garp(self, cause: int) -> None:
+        """A gratuitous ARP for each address (what NETDEV_NOTIFY_PEERS triggers, BD14)."""
+        for iface in self.ifaces:
+            for addr, _ in iface.addresses:
+                frame = gratuitous_arp(self.sim.new_uid(), iface.dev.mac, addr)
+                step = self.sim.step(self.where, iface.dev.name, Action.TRANSMIT, frame.uid,
+                                     f"sent {frame.payload.describe()}",
+                                     "inetdev_send_gratuitous_arp", "BD14", cause=cause)
+                iface.dev.xmit(frame, step, 0)
+
+    def send_raw(self, dev: NetDevice, dst: Mac, src: Mac | None, ethertype: int, cause: int
+                 ) -> None:
+        frame = Frame(dst, dev.mac if src is None else src, ethertype, Raw(), self.sim.new_uid())
+        step = self.sim.step(self.where, dev.name, Action.TRANSMIT, frame.uid,
+                             f"sent {frame.describe()}", "packet_sendmsg", cause=cause)
+        dev.xmit(frame, step, 0)

@@ -1,0 +1,348 @@
+"""The built world and one run of it.
+
+``Lab`` holds the devices wired from a spec and the ``Sim`` they live in;
+``simulate()`` builds a lab, schedules the ``run:`` actions, runs the event
+loop, checks the ``expect:`` list and returns a ``RunResult``: everything a
+caller asks afterwards (pings, FDBs, frames received, the trace) comes from
+that one run, never from a lookup table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vnetlab.devices.bond import Bond
+from vnetlab.devices.bridge import Bridge
+from vnetlab.devices.endpoint import Endpoint, PingSession
+from vnetlab.devices.netdev import LinkedDevice, NetDevice
+from vnetlab.devices.switch import Switch
+from vnetlab.devices.team import Team
+from vnetlab.net.addr import Mac, ip4_str, mac_str, parse_mac
+from vnetlab.net.frame import Frame
+from vnetlab.sim.sim import Sim
+from vnetlab.sim.time import Time, format_duration, format_time
+from vnetlab.sim.trace import Action
+
+if TYPE_CHECKING:
+    from vnetlab.devices.netdev import Link
+    from vnetlab.topology.spec import ActionSpec, ExpectSpec, TopologySpec
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something the run showed that the user should know (a forwarding loop)."""
+
+    check: str
+    where: str
+    summary: str
+    step: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "where": self.where, "summary": self.summary,
+                "step": self.step}
+
+
+class Lab:
+    def __init__(self, spec: TopologySpec, sim: Sim) -> None:
+        self.spec = spec
+        self.sim = sim
+        self.devices: dict[str, NetDevice] = {}
+        self.host_devices: dict[str, dict[str, NetDevice]] = {}
+        self.bridges: dict[str, Bridge] = {}
+        self.switches: dict[str, Switch] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.links: list[Link] = []
+        self.findings: list[Finding] = []
+        self.default_until: Time = 0
+        self._loops_seen: set[str] = set()
+
+    def add_device(self, dev: NetDevice) -> None:
+        self.devices[f"{dev.node}:{dev.name}"] = dev
+
+    def device(self, ref: str) -> NetDevice:
+        """``node:interface`` -> device (a VM's ``eth0`` is its guest NIC)."""
+        return self.devices[ref]
+
+    def table(self, ref: str) -> Bridge | Switch:
+        """``host:bridge`` or a switch name."""
+        return self.switches[ref] if ref in self.switches else self.bridges[ref]
+
+    # -- storm guard -------------------------------------------------------------------
+    def arm_storm_guard(self) -> None:
+        """A copy that crossed more links than a loop-free path can have (each
+        link once per direction) is looping: it is dropped where it is, and the
+        loop is reported once, with the devices on it taken from the trace."""
+        limit = 2 * len(self.links) + 2
+        for dev in self.devices.values():
+            if isinstance(dev, LinkedDevice):
+                dev.loop_limit = limit
+                dev.loop_watchers.append(self._loop_found)
+
+    def _loop_found(self, dev: LinkedDevice, frame: Frame, cause: int) -> None:
+        cycle = self._cycle_from_trace(cause) or [dev.where]
+        key = " -> ".join(sorted(set(cycle)))
+        if key in self._loops_seen:
+            return
+        self._loops_seen.add(key)
+        self.findings.append(Finding(
+            "l2.forwarding-loop", " -> ".join(cycle),
+            f"forwarding loop: copies of frame {frame.uid} ({frame.describe()}) keep "
+            f"circulating through {' -> '.join(cycle)}; looping copies were dropped "
+            "(no STP models a blocked port)", cause))
+
+    def _cycle_from_trace(self, cause: int) -> list[str]:
+        seen: dict[str, int] = {}
+        path: list[str] = []
+        for step in reversed(self.sim.trace.chain(cause)):
+            if step.action is not Action.RECEIVE:
+                continue
+            if step.where in seen:
+                return list(reversed(path[seen[step.where]:]))
+            seen[step.where] = len(path)
+            path.append(step.where)
+        return []
+
+    # -- actions -----------------------------------------------------------------------
+    def schedule_actions(self, actions: list[ActionSpec]) -> Time:
+        """Schedule ``run:``; returns when the last action's own activity ends."""
+        cursor: Time = 0
+        end: Time = 0
+        for index, action in enumerate(actions):
+            if action.at is not None:
+                cursor = action.at
+            if action.wait is not None:
+                cursor += action.wait
+                end = max(end, cursor)
+                continue
+            self.sim.schedule(cursor, self._do, index, action)
+            busy = (action.ping.count - 1) * action.ping.interval if action.ping else 0
+            end = max(end, cursor + busy)
+        return end
+
+    def _do(self, index: int, action: ActionSpec) -> None:
+        sim = self.sim
+        kind = action.kind
+        root = sim.step("run", "", Action.NOTE, 0, f"run[{index}]: {kind} "
+                        f"{describe_action(action)}", "scenario", data={"action": index})
+        if action.ping is not None:
+            self.endpoints[action.ping.from_.partition(":")[0]].start_ping(
+                action.ping.to, action.ping.count, action.ping.interval, action.ping.size, root)
+        elif action.garp is not None:
+            self.endpoints[action.garp.from_.partition(":")[0]].send_garp(root)
+        elif action.send is not None:
+            node, _, nic = action.send.from_.partition(":")
+            endpoint = self.endpoints[node]
+            dev = endpoint.ifaces[0].dev if not nic else self.devices[f"{node}:{nic}"]
+            for _ in range(action.send.count):
+                endpoint.send_raw(dev, action.send.dst, action.send.src, action.send.ethertype,
+                                  root)
+        elif action.link_down is not None or action.link_up is not None:
+            ref = action.link_down or action.link_up or ""
+            dev = self.devices[ref]
+            assert isinstance(dev, LinkedDevice) and dev.link is not None
+            dev.link.set_up(action.link_up is not None, root)
+        elif action.port_down is not None or action.port_up is not None:
+            self.devices[action.port_down or action.port_up or ""].set_admin(
+                action.port_up is not None, root)
+        elif action.set_active_port is not None:
+            agg = self.devices[action.set_active_port.device]
+            port = next(p for p in agg.ports if p.name == action.set_active_port.port) \
+                if isinstance(agg, Team | Bond) else None
+            if isinstance(agg, Team):
+                agg.set_active(port, "set by the scenario (teamdctl port set active)", root)
+            elif isinstance(agg, Bond):
+                agg.curr_active = port
+                sim.step(agg.where, port.name if port else "", Action.LINK, 0,
+                         f"active slave is now {port.name if port else 'none'} (set by the "
+                         "scenario: ifenslave -c)", "bond_change_active_slave", "BD8",
+                         cause=root)
+
+
+def describe_action(action: ActionSpec) -> str:
+    if action.ping is not None:
+        p = action.ping
+        return (f"{p.from_} -> {ip4_str(p.to)} count {p.count} interval "
+                f"{format_duration(p.interval)} size {p.size}")
+    if action.garp is not None:
+        return action.garp.from_
+    if action.send is not None:
+        return f"{action.send.from_} {mac_str(action.send.dst)} type 0x{action.send.ethertype:04x}"
+    if action.set_active_port is not None:
+        return f"{action.set_active_port.device} -> {action.set_active_port.port}"
+    value = getattr(action, action.kind.replace("-", "_"))
+    return str(value)
+
+
+@dataclass(slots=True)
+class ExpectationResult:
+    index: int
+    kind: str
+    ok: bool
+    expected: str
+    actual: str
+    because: str
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "kind": self.kind, "ok": self.ok, "expected": self.expected,
+                "actual": self.actual, "because": self.because, "line": self.line}
+
+
+class RunResult:
+    """What one run showed."""
+
+    def __init__(self, lab: Lab, seed: int, run_seconds: float, fdb_snapshots: dict[int, str]
+                 ) -> None:
+        self.lab = lab
+        self.spec = lab.spec
+        self.sim = lab.sim
+        self.trace = lab.sim.trace
+        self.seed = seed
+        self.stats = {"deliveries": lab.sim.deliveries, "events": lab.sim.events,
+                      "run_seconds": run_seconds, "end_ns": lab.sim.now}
+        self._snapshots = fdb_snapshots
+        self.expectations = [self._check(i, e) for i, e in enumerate(lab.spec.expect)]
+
+    # -- questions ---------------------------------------------------------------------
+    def sessions(self, src: str, dst: str | int) -> list[PingSession]:
+        from vnetlab.net.addr import parse_ip4
+
+        ip = parse_ip4(dst) if isinstance(dst, str) else dst
+        endpoint = self.lab.endpoints.get(src.partition(":")[0])
+        return [s for s in endpoint.pings if s.dst == ip] if endpoint else []
+
+    def ping_replies(self, src: str, dst: str | int) -> int:
+        return sum(s.replies for s in self.sessions(src, dst))
+
+    def ping_sent(self, src: str, dst: str | int) -> int:
+        return sum(len(s.records) for s in self.sessions(src, dst))
+
+    def ping_replies_total(self) -> int:
+        return sum(s.replies for e in self.lab.endpoints.values() for s in e.pings)
+
+    def fdb(self, table: str) -> dict[str, str]:
+        """Learned (dynamic) entries at the end of the run: MAC -> port."""
+        fdb = self.lab.table(table).fdb
+        return {mac_str(e.mac): fdb.port_name(e.port) for e in fdb.live() if not e.is_local}
+
+    def fdb_port(self, table: str, mac: str | Mac) -> str | None:
+        value = parse_mac(mac) if isinstance(mac, str) else mac
+        fdb = self.lab.table(table).fdb
+        entry = fdb.find(value, 0)
+        return fdb.port_name(entry.port) if entry is not None else None
+
+    def received(self, node: str, src: str | None = None, dst: str | None = None,
+                 ethertype: int | None = None) -> int:
+        endpoint = self.lab.endpoints[node]
+        want_src = parse_mac(src) if src else None
+        want_dst = parse_mac(dst) if dst else None
+        return sum(n for (s, d, t), n in endpoint.received.items()
+                   if (want_src is None or s == want_src) and (want_dst is None or d == want_dst)
+                   and (ethertype is None or t == ethertype))
+
+    @property
+    def all_expectations_hold(self) -> bool:
+        return all(e.ok for e in self.expectations)
+
+    # -- expectations ------------------------------------------------------------------
+    def _check(self, index: int, expect: ExpectSpec) -> ExpectationResult:
+        line = 0
+        locator = self.spec.locator
+        if locator is not None:
+            line = locator.position(("expect", index))[0]
+        because = expect.because or ""
+        if expect.ping is not None:
+            src, dst = expect.ping.from_, expect.ping.to
+            sent, replies = self.ping_sent(src, dst), self.ping_replies(src, dst)
+            actual = f"{replies}/{sent} replies"
+            if expect.result is not None:
+                ok = (replies == sent and sent > 0) if expect.result == "ok" else replies == 0
+                wanted = "every reply" if expect.result == "ok" else "no reply"
+            else:
+                ok = replies == expect.replies
+                wanted = f"{expect.replies} replies"
+            what = f"ping {src} -> {ip4_str(dst)}: {wanted}"
+            return ExpectationResult(index, "ping", ok, what, actual, because, line)
+        if expect.fdb is not None:
+            sel = expect.fdb
+            table = self.lab.table(sel.bridge)
+            if sel.at is not None:
+                actual_port = self._snapshots.get(index)
+            else:
+                entry = table.fdb.find(sel.mac, 0)
+                actual_port = table.fdb.port_name(entry.port) if entry else None
+            when = f" at {format_time(sel.at)}" if sel.at is not None else " at the end"
+            if expect.absent:
+                ok, wanted = actual_port is None, "no entry"
+            else:
+                ok, wanted = actual_port == expect.port, f"on {expect.port}"
+            what = f"fdb {sel.bridge} {mac_str(sel.mac)} {wanted}{when}"
+            actual = f"on {actual_port}" if actual_port else "no entry"
+            return ExpectationResult(index, "fdb", ok, what, actual, because, line)
+        assert expect.frame is not None
+        sel_frame = expect.frame
+        count = self.received(sel_frame.to,
+                              mac_str(sel_frame.src) if sel_frame.src is not None else None,
+                              mac_str(sel_frame.dst) if sel_frame.dst is not None else None,
+                              sel_frame.ethertype)
+        if expect.count is not None:
+            ok, wanted = count == expect.count, f"{expect.count} frames"
+        else:
+            ok = (count > 0) == bool(expect.delivered)
+            wanted = "delivered" if expect.delivered else "not delivered"
+        filters = " ".join(f"{k} {v}" for k, v in (
+            ("src", mac_str(sel_frame.src) if sel_frame.src is not None else None),
+            ("dst", mac_str(sel_frame.dst) if sel_frame.dst is not None else None),
+            ("type", f"0x{sel_frame.ethertype:04x}" if sel_frame.ethertype is not None
+             else None)) if v)
+        what = f"frame to {sel_frame.to} {filters}: {wanted}".replace("  ", " ")
+        return ExpectationResult(index, "frame", ok, what, f"{count} received", because, line)
+
+    # -- output ------------------------------------------------------------------------
+    def to_json(self, *, with_trace: bool = True) -> dict[str, Any]:
+        """Deterministic: no wall-clock fields (``stats.run_seconds`` is left out)."""
+        out: dict[str, Any] = {
+            "name": self.spec.name,
+            "seed": self.seed,
+            "end_ns": self.sim.now,
+            "deliveries": self.sim.deliveries,
+            "events": self.sim.events,
+            "ok": self.all_expectations_hold,
+            "expectations": [e.to_json() for e in self.expectations],
+            "pings": [{"from": s.src, "to": ip4_str(s.dst), "sent": len(s.records),
+                       "replies": s.replies} for e in self.lab.endpoints.values()
+                      for s in e.pings],
+            "fdb": {name: self.fdb(name) for name in [*self.lab.bridges, *self.lab.switches]},
+            "drops": dict(sorted(self.trace.drops.items())),
+            "findings": [f.to_json() for f in self.lab.findings],
+        }
+        if with_trace:
+            out["trace"] = [s.to_json() for s in self.trace.steps]
+        return out
+
+
+def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full") -> RunResult:
+    from vnetlab.topology.build import build
+
+    lab = build(spec, seed, trace)
+    sim = lab.sim
+    end = lab.schedule_actions(list(spec.run))
+    snapshots: dict[int, str] = {}
+    for index, expect in enumerate(spec.expect):
+        if expect.fdb is not None and expect.fdb.at is not None:
+            sim.schedule(expect.fdb.at, _snapshot, lab, index, expect, snapshots)
+    until = spec.duration if spec.duration is not None else end + lab.default_until
+    started = time.perf_counter()
+    sim.run(until)
+    sim.now = max(sim.now, until) if not sim.queue else sim.now
+    return RunResult(lab, seed, time.perf_counter() - started, snapshots)
+
+
+def _snapshot(lab: Lab, index: int, expect: ExpectSpec, out: dict[int, str]) -> None:
+    assert expect.fdb is not None
+    table = lab.table(expect.fdb.bridge)
+    entry = table.fdb.find(expect.fdb.mac, 0)
+    if entry is not None:
+        out[index] = table.fdb.port_name(entry.port)

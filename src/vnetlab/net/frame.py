@@ -1,0 +1,149 @@
+"""Frames as they are on the wire, and the payloads vnetlab models.
+
+Frames are immutable values shared by every hop that carries them; per-hop
+state (ingress device, packet type, causal parent) lives beside them in the
+devices, never in the frame (a frame has no "ingress port" field).
+``uid`` names one logical frame across hops and flood copies, as ns-3's
+Packet::GetUid does: it is how the trace and the storm guard follow a frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from vnetlab.net.addr import BROADCAST, IP4_ZERO, Ip4, Mac, ip4_str, mac_str
+
+
+class EtherType(IntEnum):
+    IPV4 = 0x0800
+    ARP = 0x0806
+    RARP = 0x8035
+    VLAN = 0x8100
+    SLOW = 0x8809  # LACP / Marker
+    LOOPBACK = 0x9000
+
+
+class ArpOp(IntEnum):
+    REQUEST = 1
+    REPLY = 2
+    RARP_REQUEST = 3  # ARP_OP_REQUEST_REV, what QEMU's self-announce sends
+    RARP_REPLY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Arp:
+    """An ARP or RARP body (RFC 826 / RFC 903), Ethernet/IPv4 only."""
+
+    op: ArpOp
+    sha: Mac
+    spa: Ip4
+    tha: Mac
+    tpa: Ip4
+
+    @property
+    def is_gratuitous(self) -> bool:
+        """Sender IP equals target IP: a gratuitous ARP (request or reply)."""
+        return self.spa == self.tpa and self.spa != IP4_ZERO
+
+    def describe(self) -> str:
+        if self.op is ArpOp.REQUEST:
+            if self.is_gratuitous:
+                return f"ARP gratuitous {ip4_str(self.spa)} is-at {mac_str(self.sha)}"
+            return f"ARP who-has {ip4_str(self.tpa)} tell {ip4_str(self.spa)}"
+        if self.op is ArpOp.REPLY:
+            return f"ARP reply {ip4_str(self.spa)} is-at {mac_str(self.sha)}"
+        return f"RARP {self.op.name.lower()} {mac_str(self.sha)}"
+
+
+class IcmpType(IntEnum):
+    ECHO_REPLY = 0
+    ECHO_REQUEST = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Icmp:
+    type: IcmpType
+    ident: int
+    seq: int
+    size: int = 56  # payload bytes, ping -s
+
+    def describe(self) -> str:
+        kind = "echo request" if self.type is IcmpType.ECHO_REQUEST else "echo reply"
+        return f"ICMP {kind} id={self.ident} seq={self.seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ipv4:
+    src: Ip4
+    dst: Ip4
+    payload: Icmp
+
+    def describe(self) -> str:
+        return f"IPv4 {ip4_str(self.src)} > {ip4_str(self.dst)} {self.payload.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """An opaque payload of ``length`` bytes (frames sent with the ``send`` action)."""
+
+    length: int = 46
+
+    def describe(self) -> str:
+        return f"{self.length} bytes"
+
+
+Payload = Arp | Ipv4 | Raw
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """An untagged Ethernet II frame (VLAN tags come with the VLAN models)."""
+
+    dst: Mac
+    src: Mac
+    ethertype: int
+    payload: Payload
+    uid: int
+
+    def describe(self) -> str:
+        try:
+            etype = EtherType(self.ethertype).name
+        except ValueError:
+            etype = f"0x{self.ethertype:04x}"
+        body = self.payload.describe() if not isinstance(self.payload, Raw) else etype
+        return f"{mac_str(self.src)} > {mac_str(self.dst)} {body}"
+
+
+def arp_request(uid: int, sha: Mac, spa: Ip4, tpa: Ip4, *, dst: Mac = BROADCAST) -> Frame:
+    """An ARP request as arp_send(ARPOP_REQUEST) builds it: broadcast, unless a
+    unicast probe of a known neighbour (PROBE state, N2)."""
+    return Frame(dst=dst, src=sha, ethertype=EtherType.ARP,
+                 payload=Arp(ArpOp.REQUEST, sha=sha, spa=spa,
+                             tha=0, tpa=tpa),  # target MAC unknown: all zero
+                 uid=uid)
+
+
+def arp_reply(uid: int, sha: Mac, spa: Ip4, tha: Mac, tpa: Ip4) -> Frame:
+    """The unicast reply arp_process() sends to the requester."""
+    return Frame(dst=tha, src=sha, ethertype=EtherType.ARP,
+                 payload=Arp(ArpOp.REPLY, sha=sha, spa=spa, tha=tha, tpa=tpa), uid=uid)
+
+
+def gratuitous_arp(uid: int, mac: Mac, ip: Ip4) -> Frame:
+    """A gratuitous ARP request as inetdev_send_gratuitous_arp() sends it:
+    broadcast, sender IP = target IP (semantics BD14, V7)."""
+    return Frame(dst=BROADCAST, src=mac, ethertype=EtherType.ARP,
+                 payload=Arp(ArpOp.REQUEST, sha=mac, spa=ip,  # every cache holding ip updates
+                             tha=0, tpa=ip),
+                 uid=uid)
+
+
+def rarp_announce(uid: int, mac: Mac) -> Frame:
+    """The frame QEMU sends for each NIC after migration
+    (net/announce.c:announce_self_create, semantics V4)."""
+    return Frame(dst=BROADCAST, src=mac,  # every switch on the path relearns src
+                 ethertype=EtherType.RARP,
+                 payload=Arp(ArpOp.RARP_REQUEST,  # ARP_OP_REQUEST_REV (3)
+                             sha=mac, spa=IP4_ZERO, tha=mac, tpa=IP4_ZERO),
+                 uid=uid)

@@ -1,0 +1,99 @@
+"""The simulation: clock, event queue, RNG, trace and counters.
+
+Every device gets the ``Sim`` it lives in (no globals). The event loop is a
+heap of ``(time, seq, fn, args)``: events at the same instant run in the
+order they were scheduled, so a run is reproducible (simpy's Environment and
+ns-3's Simulator::Schedule work the same way). Inside one host the stack is
+synchronous, as in the kernel; only links and timers schedule events.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from typing import Any
+
+from vnetlab.sim.time import Time
+from vnetlab.sim.trace import SUMMARY_ACTIONS, Action, DropReason, Step, Trace
+
+
+class Timer:
+    """A cancellable one-shot event (the kernel's timer_list / delayed_work)."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = True
+
+    def cancel(self) -> None:
+        self.active = False
+
+
+class Sim:
+    def __init__(self, seed: int = 0, trace: str = "full") -> None:
+        self.now: Time = 0
+        self.seed = seed
+        # str seeds are hashed with SHA-512 by random.Random: stable across
+        # processes and whatever PYTHONHASHSEED is.
+        self.rng = random.Random(f"vnetlab:{seed}")
+        self.trace = Trace(trace)
+        self.tracing = trace == "full"          # record per-hop steps
+        self.recording = trace != "off"         # record summary steps
+        self.queue: list[tuple[Time, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._uid = 0
+        self.events = 0
+        self.deliveries = 0                     # frames delivered over links
+
+    # -- identifiers --------------------------------------------------------
+    def new_uid(self) -> int:
+        self._uid += 1
+        return self._uid
+
+    # -- scheduling -----------------------------------------------------------
+    def schedule(self, delay: Time, fn: Callable[..., None], /, *args: Any) -> None:
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        self._seq += 1
+        heapq.heappush(self.queue, (self.now + delay, self._seq, fn, args))
+
+    def timer(self, delay: Time, fn: Callable[..., None], /, *args: Any) -> Timer:
+        handle = Timer()
+        self.schedule(delay, self._fire, handle, fn, args)
+        return handle
+
+    @staticmethod
+    def _fire(handle: Timer, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        if handle.active:
+            handle.active = False
+            fn(*args)
+
+    def run(self, until: Time) -> None:
+        """Run events up to and including time ``until``, or until none are left."""
+        queue = self.queue
+        pop = heapq.heappop
+        events = 0
+        while queue and queue[0][0] <= until:
+            when, _, fn, args = pop(queue)
+            self.now = when
+            fn(*args)
+            events += 1
+        self.events += events
+        if not queue or queue[0][0] > until:
+            self.now = max(self.now, until) if queue else self.now
+
+    # -- trace ----------------------------------------------------------------
+    def step(self, where: str, port: str, action: Action, uid: int, note: str, fn: str,
+             rule: str = "", *, reason: DropReason | None = None, cause: int = 0,
+             ref: int = 0, data: dict[str, Any] | None = None) -> int:
+        """Record a step and return its id (0 when the level drops it)."""
+        if reason is not None:
+            self.trace.drops[reason] += 1
+        if not self.tracing and not (self.recording and action in SUMMARY_ACTIONS):
+            return 0
+        steps = self.trace.steps
+        step_id = len(steps) + 1
+        steps.append(Step(step_id, self.now, where, port, action, uid, note, fn, rule,
+                          reason, cause, ref, data or {}))
+        return step_id

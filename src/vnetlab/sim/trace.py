@@ -1,0 +1,122 @@
+"""The trace: every decision the devices make, as a causal tree of steps.
+
+A step is recorded where the code decides, negative decisions included (a
+skipped flood port, a drop), with the reference function it mirrors and the
+semantics rule id. ``cause`` links a step to the step that produced the frame
+or event it acts on; ``ref`` links it to the step that established the state
+it used (for a forwarding decision, the step that learned the FDB entry).
+Following ``cause`` walks a frame back to where it was sent; following
+``ref`` walks a decision back to the frame that poisoned a table.
+
+Levels (ARCHITECTURE decision 7): ``full`` keeps every step, ``summary``
+keeps table changes, drops and deliveries, ``off`` keeps none. Counters
+(frames delivered over links, drops by reason) are kept at every level.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    TRANSMIT = "transmit"      # a frame leaves a device onto a link
+    RECEIVE = "receive"        # a frame arrives from a link
+    FORWARD = "forward"        # a bridge/switch/aggregate picks one egress port
+    FLOOD = "flood"            # a bridge/switch floods
+    SKIP = "skip"              # a port a flood did not go to, with the reason
+    DELIVER = "deliver"        # handed to a local IP stack / endpoint
+    LEARN = "learn"            # new FDB entry
+    MOVE = "move"              # FDB entry moved to another port
+    AGE = "age"                # FDB entry expired
+    FLUSH = "flush"            # FDB entries removed (port down)
+    DROP = "drop"
+    NEIGH = "neigh"            # neighbour (ARP cache) state change
+    PING = "ping"              # ping application events
+    LINK = "link"              # carrier / admin state changes
+    NOTE = "note"              # configuration facts worth showing (warnings)
+
+
+class DropReason(StrEnum):
+    """Why a frame went no further. Names follow the kernel's skb_drop_reason
+    where one exists (include/net/dropreason-core.h)."""
+
+    LOOP_DETECTED = "loop-detected"
+    SAME_PORT = "fdb-says-ingress-port"            # br_forward: to == ingress port
+    PORT_STATE = "port-not-forwarding"             # BR_STATE != FORWARDING
+    INVALID_SRC_MAC = "invalid-source-mac"         # MAC_INVALID_SOURCE
+    NO_CARRIER = "no-carrier"                      # link down / device down
+    INACTIVE_PORT = "inactive-port"                # RX_HANDLER_EXACT on a bond/team port
+    NO_TX_PORT = "no-usable-port"                  # aggregate has no port to send on
+    OTHERHOST = "not-for-this-host"                # PACKET_OTHERHOST at the IP stack
+    LINK_LOCAL = "link-local-not-forwarded"        # 01:80:c2:00:00:0x
+    NEIGH_FAILED = "neigh-failed"                  # ARP resolution failed, queue purged
+    NO_ROUTE = "no-route"
+    UNHANDLED = "unhandled-protocol"
+
+
+# Actions a ``summary`` trace keeps.
+SUMMARY_ACTIONS = frozenset({Action.LEARN, Action.MOVE, Action.AGE, Action.FLUSH, Action.DROP,
+                             Action.DELIVER, Action.NEIGH, Action.PING, Action.LINK, Action.NOTE})
+
+
+@dataclass(slots=True)
+class Step:
+    id: int
+    time: int
+    where: str            # "kvm1/br1", "sw1", "vm1"
+    port: str             # the port or device concerned, "" if none
+    action: Action
+    uid: int              # Frame.uid, 0 if no frame
+    note: str             # human sentence in the manner of ofproto/trace
+    fn: str               # reference function: "br_forward", "802.1Q 8.7"
+    rule: str = ""        # semantics rule id: "B13"
+    reason: DropReason | None = None
+    cause: int = 0        # parent step in the causal tree (0: a root)
+    ref: int = 0          # step that established the state this decision used
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "time_ns": self.time, "where": self.where, "port": self.port,
+            "action": str(self.action), "uid": self.uid, "note": self.note, "fn": self.fn,
+            "rule": self.rule,
+        }
+        if self.reason is not None:
+            out["reason"] = str(self.reason)
+        if self.cause:
+            out["cause"] = self.cause
+        if self.ref:
+            out["ref"] = self.ref
+        if self.data:
+            out["data"] = self.data
+        return out
+
+
+class Trace:
+    """Append-only list of steps; step ids are 1-based indexes (0 means none)."""
+
+    def __init__(self, level: str = "full") -> None:
+        if level not in ("full", "summary", "off"):
+            raise ValueError(f"trace level must be full, summary or off, not {level!r}")
+        self.level = level
+        self.steps: list[Step] = []
+        self.drops: Counter[str] = Counter()
+
+    def get(self, step_id: int) -> Step | None:
+        return self.steps[step_id - 1] if 0 < step_id <= len(self.steps) else None
+
+    def chain(self, step_id: int) -> list[Step]:
+        """The causal chain from the root down to ``step_id``."""
+        out: list[Step] = []
+        step = self.get(step_id)
+        while step is not None:
+            out.append(step)
+            step = self.get(step.cause)
+        out.reverse()
+        return out
+
+    def children(self, step_id: int) -> list[Step]:
+        return [s for s in self.steps if s.cause == step_id]

@@ -1,0 +1,182 @@
+"""Spec -> Lab: create the devices, enslave ports, wire links (ns-3's helpers,
+containerlab's resolve step). The only module that reads both spec and devices.
+
+Order mirrors how a host comes up: NICs, then bonds/teams take their ports
+(ports get the aggregate's MAC), then bridges take their ports (local FDB
+entries for the final MACs), then VMs start and libvirt adds their taps to
+the bridges, then cables are plugged in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from vnetlab.devices.bond import Bond
+from vnetlab.devices.bridge import Bridge
+from vnetlab.devices.endpoint import Endpoint, NeighParams
+from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
+from vnetlab.devices.switch import Switch
+from vnetlab.devices.team import Team
+from vnetlab.lab import Lab
+from vnetlab.net.addr import Mac, parse_ip4_prefix, tap_mac
+from vnetlab.sim.sim import Sim
+from vnetlab.sim.time import MS, S
+from vnetlab.topology.check import tap_names
+from vnetlab.topology.load import locator_for
+from vnetlab.topology.spec import (
+    ArpOptions,
+    BondInterface,
+    EthernetInterface,
+    LinuxBridgeInterface,
+    TeamInterface,
+    TopologySpec,
+)
+
+
+def generated_mac(node: str, name: str) -> Mac:
+    """A stable, locally administered unicast MAC for a device given none."""
+    digest = hashlib.sha256(f"{node}:{name}".encode()).digest()
+    return (0x02 << 40) | int.from_bytes(digest[:5], "big")
+
+
+def neigh_params(options: ArpOptions | None) -> NeighParams:
+    if options is None:
+        return NeighParams()
+    params: dict[str, Any] = {"learn_from_request": options.learn_from_request}
+    if options.base_reachable_time is not None:
+        params["base_reachable_time"] = options.base_reachable_time
+    if options.retrans_time is not None:
+        params["retrans_time"] = options.retrans_time
+    return NeighParams(**params)
+
+
+def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
+    sim = Sim(seed, trace)
+    lab = Lab(spec, sim)
+    locate = locator_for(spec)
+
+    # -- hosts ------------------------------------------------------------------
+    for host_name, host in spec.hosts.items():
+        created: dict[str, NetDevice] = {}
+        for i, iface in enumerate(host.interfaces):
+            dev: NetDevice
+            if isinstance(iface, EthernetInterface):
+                dev = Nic(sim, host_name, iface.name,
+                          iface.mac_address or generated_mac(host_name, iface.name))
+            elif isinstance(iface, LinuxBridgeInterface):
+                options = iface.bridge.options
+                dev = Bridge(sim, host_name, iface.name, iface.mac_address,
+                             ageing_time=options.mac_ageing_time, stp=options.stp.enabled,
+                             forward_delay=options.stp.forward_delay)
+                lab.bridges[f"{host_name}:{iface.name}"] = dev
+            elif isinstance(iface, TeamInterface):
+                dev = Team(sim, host_name, iface.name, iface.mac_address, iface.team.runner.name)
+            else:
+                agg = iface.link_aggregation
+                dev = Bond(sim, host_name, iface.name, iface.mac_address, agg.mode,
+                           miimon=agg.options.miimon * MS, primary=agg.options.primary)
+            dev.source = locate.source(("hosts", host_name, "interfaces", i))
+            created[iface.name] = dev
+            lab.add_device(dev)
+        for iface in host.interfaces:                       # aggregates take their ports
+            if isinstance(iface, TeamInterface):
+                team = created[iface.name]
+                assert isinstance(team, Team)
+                for tport in iface.team.ports:
+                    team.enslave(created[tport.name]).prio = tport.prio
+            elif isinstance(iface, BondInterface):
+                bond = created[iface.name]
+                assert isinstance(bond, Bond)
+                for name in iface.link_aggregation.port:
+                    bond.enslave(created[name])
+        for iface in host.interfaces:                       # then bridges
+            if isinstance(iface, LinuxBridgeInterface):
+                bridge = created[iface.name]
+                assert isinstance(bridge, Bridge)
+                for bport in iface.bridge.port:
+                    port = bridge.add_port(created[bport.name])
+                    port.learning = bport.learning
+                    port.flood = bport.flood
+                    port.mcast_flood = bport.mcast_flood
+                    port.bcast_flood = bport.bcast_flood
+                    port.hairpin = bool(bport.hairpin or bport.stp_hairpin_mode)
+                    port.isolated = bport.isolated
+        stack: Endpoint | None = None
+        for iface in host.interfaces:
+            if iface.ipv4 is not None and iface.ipv4.enabled and iface.ipv4.address:
+                if stack is None:
+                    stack = Endpoint(sim, host_name, neigh_params(iface.arp),
+                                     iface.ipv4.gateway)
+                    lab.endpoints[host_name] = stack
+                stack.add_iface(created[iface.name],
+                                [(a.ip, a.prefix_length) for a in iface.ipv4.address],
+                                neigh_params(iface.arp) if iface.arp else None)
+        if stack is not None and host.routes is not None:
+            for route in host.routes.config:
+                if route.destination in ("0.0.0.0/0", "default"):
+                    stack.gateway = route.next_hop_address
+        lab.host_devices[host_name] = created
+
+    # -- VMs: the guest NIC, the host tap, the tap in the bridge ---------------------
+    taps = tap_names(spec)
+    for vm_name, vm in spec.vms.items():
+        guest = Endpoint(sim, vm_name, NeighParams())
+        lab.endpoints[vm_name] = guest
+        for index, nic in enumerate(vm.interfaces):
+            virtio = VirtioNic(sim, vm_name, f"eth{index}", nic.mac)
+            tap = Tap(sim, vm.host, taps[(vm_name, index)], tap_mac(nic.mac))
+            virtio.source = tap.source = locate.source(("vms", vm_name, "interfaces", index))
+            lab.add_device(virtio)
+            lab.add_device(tap)
+            lab.host_devices[vm.host][tap.name] = tap
+            lab.links.append(Link(sim, virtio, tap, 0))
+            bridge = lab.bridges[f"{vm.host}:{nic.source}"]
+            bridge.add_port(tap)
+            addresses = []
+            if nic.ipv4 is not None and nic.ipv4.address:
+                addresses.append(parse_ip4_prefix(nic.ipv4.address))
+                if nic.ipv4.gateway is not None:
+                    guest.gateway = nic.ipv4.gateway
+            guest.add_iface(virtio, addresses, neigh_params(nic.arp) if nic.arp else None)
+
+    # -- switches and routers ---------------------------------------------------------
+    for sw_name, sw in spec.switches.items():
+        switch = Switch(sim, sw_name, sw.mac_ageing_time)
+        for i, port_name in enumerate(sw.ports):
+            nic = Nic(sim, sw_name, port_name, generated_mac(sw_name, port_name))
+            nic.source = locate.source(("switches", sw_name, "ports", i))
+            switch.add_port(nic)
+            lab.add_device(nic)
+        switch.build_logical_ports([(lag.name, lag.ports, lag.hash) for lag in sw.lags])
+        lab.switches[sw_name] = switch
+    for r_name, router in spec.routers.items():
+        stack = Endpoint(sim, r_name, NeighParams(), router.gateway)
+        lab.endpoints[r_name] = stack
+        for i, riface in enumerate(router.interfaces):
+            nic = Nic(sim, r_name, riface.name, riface.mac_address)
+            nic.source = locate.source(("routers", r_name, "interfaces", i))
+            lab.add_device(nic)
+            addresses = ([(a.ip, a.prefix_length) for a in riface.ipv4.address]
+                         if riface.ipv4 is not None else [])
+            stack.add_iface(nic, addresses, neigh_params(riface.arp) if riface.arp else None)
+
+    # -- cables --------------------------------------------------------------------------
+    for i, link_spec in enumerate(spec.links):
+        a, b = (lab.device(ref) for ref in link_spec.endpoints)
+        assert isinstance(a, LinkedDevice) and isinstance(b, LinkedDevice)
+        link = Link(sim, a, b, link_spec.delay)
+        link.source = locate.source(("links", i))
+        lab.links.append(link)
+        a.notify_carrier()
+        b.notify_carrier()
+
+    # interfaces configured down (nmstate ``state: down``)
+    for host_name, host in spec.hosts.items():
+        for iface in host.interfaces:
+            if iface.state == "down":
+                lab.host_devices[host_name][iface.name].set_admin(False)
+
+    lab.arm_storm_guard()
+    lab.default_until = 10 * S
+    return lab

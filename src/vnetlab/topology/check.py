@@ -1,0 +1,349 @@
+"""Reference checks on a typed spec: every name resolves, nothing is claimed twice.
+
+These run after type validation and before the build, so the build never
+meets a dangling name. Each problem is a SpecError at the key that holds the
+bad reference.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from vnetlab.devices.bond import MODELLED_MODES
+from vnetlab.devices.team import MODELLED_RUNNERS
+from vnetlab.errors import SpecError
+from vnetlab.net.addr import ip4_str, mac_str, parse_ip4_prefix
+from vnetlab.topology.spec import (
+    BondInterface,
+    LinuxBridgeInterface,
+    TeamInterface,
+    TopologySpec,
+)
+
+if TYPE_CHECKING:
+    from vnetlab.topology.load import Locator
+
+NOT_MODELLED = ("mtu", "ipv6", "lldp", "ethtool", "accept_all_mac_addresses")
+
+Path = tuple[Any, ...]
+
+
+def tap_names(spec: TopologySpec) -> dict[tuple[str, int], str]:
+    """Host-side tap name of each VM NIC: ``target`` or libvirt's lowest free vnetN (V2)."""
+    used: dict[str, set[str]] = defaultdict(set)
+    for vm in spec.vms.values():
+        for nic in vm.interfaces:
+            if nic.target:
+                used[vm.host].add(nic.target)
+    names: dict[tuple[str, int], str] = {}
+    for vm_name, vm in spec.vms.items():
+        for index, nic in enumerate(vm.interfaces):
+            if nic.target:
+                names[(vm_name, index)] = nic.target
+                continue
+            n = 0
+            while f"vnet{n}" in used[vm.host]:
+                n += 1
+            used[vm.host].add(f"vnet{n}")
+            names[(vm_name, index)] = f"vnet{n}"
+    return names
+
+
+def check_references(spec: TopologySpec, loc: Locator) -> tuple[list[SpecError], list[str]]:
+    errors: list[SpecError] = []
+    notes: list[str] = []
+
+    def err(path: Path, message: str) -> None:
+        errors.append(loc.error(path, message))
+
+    # -- node names are one namespace --------------------------------------------
+    owner: dict[str, str] = {}
+    for section in ("hosts", "vms", "switches", "routers"):
+        for name in getattr(spec, section):
+            if name in owner:
+                err((section, name), f"name '{name}' is already used in {owner[name]}")
+            else:
+                owner[name] = section
+            if ":" in name or "/" in name:
+                err((section, name), f"name '{name}' may not contain ':' or '/'")
+
+    taps = tap_names(spec)
+    macs: dict[int, str] = {}
+    ips: dict[int, str] = {}
+
+    def claim_mac(mac: int | None, path: Path, what: str) -> None:
+        if mac is None:
+            return
+        if mac in macs:
+            err(path, f"MAC {mac_str(mac)} is also used by {macs[mac]}")
+        else:
+            macs[mac] = what
+
+    def claim_ip(ip: int, path: Path, what: str) -> None:
+        if ip in ips:
+            err(path, f"IPv4 address {ip4_str(ip)} is also used by {ips[ip]}")
+        else:
+            ips[ip] = what
+
+    # -- hosts ---------------------------------------------------------------------
+    host_ifaces: dict[str, dict[str, Any]] = {}
+    for host_name, host in spec.hosts.items():
+        base: Path = ("hosts", host_name, "interfaces")
+        by_name: dict[str, Any] = {}
+        for i, iface in enumerate(host.interfaces):
+            if iface.name in by_name:
+                err((*base, i, "name"), f"interface '{iface.name}' is defined twice on "
+                    f"{host_name}")
+            by_name[iface.name] = iface
+            claim_mac(iface.mac_address, (*base, i, "mac-address"), f"{host_name}:{iface.name}")
+            if iface.ipv4 is not None and iface.ipv4.enabled:
+                for j, addr in enumerate(iface.ipv4.address):
+                    claim_ip(addr.ip, (*base, i, "ipv4", "address", j, "ip"),
+                             f"{host_name}:{iface.name}")
+            for key in NOT_MODELLED:
+                if getattr(iface, key) is not None:
+                    notes.append(f"{loc.render((*base, i, key))}: accepted, not modelled")
+        host_ifaces[host_name] = by_name
+        for (vm_name, index), tap in taps.items():
+            if spec.vms[vm_name].host == host_name and tap in by_name:
+                err(("vms", vm_name, "interfaces", index, "target"),
+                    f"tap '{tap}' clashes with interface '{tap}' of host {host_name}")
+        enslaved: dict[str, str] = {}
+
+        def enslave(port: str, master: str, path: Path, host: str = host_name,
+                    names: dict[str, Any] = by_name, claimed: dict[str, str] = enslaved) -> None:
+            if port not in names:
+                err(path, f"port '{port}' is not an interface of {host}")
+                return
+            if port == master:
+                err(path, f"'{master}' cannot be a port of itself")
+                return
+            if port in claimed:
+                err(path, f"interface '{port}' is already a port of '{claimed[port]}'")
+                return
+            claimed[port] = master
+            if isinstance(names[port], LinuxBridgeInterface):
+                err(path, f"a bridge cannot be a port of '{master}' (br_add_if: -ELOOP)")
+
+        for i, iface in enumerate(host.interfaces):
+            if isinstance(iface, TeamInterface):
+                if iface.team.runner.name not in MODELLED_RUNNERS:
+                    err((*base, i, "team", "runner", "name"),
+                        f"team runner '{iface.team.runner.name}' is not modelled yet (modelled: "
+                        f"{', '.join(MODELLED_RUNNERS)})")
+                for j, port in enumerate(iface.team.ports):
+                    enslave(port.name, iface.name, (*base, i, "team", "ports", j, "name"))
+            elif isinstance(iface, BondInterface):
+                if iface.link_aggregation.mode not in MODELLED_MODES:
+                    err((*base, i, "link-aggregation", "mode"),
+                        f"bond mode '{iface.link_aggregation.mode}' is not modelled yet "
+                        f"(modelled: {', '.join(MODELLED_MODES)})")
+                for j, port_name in enumerate(iface.link_aggregation.port):
+                    enslave(port_name, iface.name, (*base, i, "link-aggregation", "port", j))
+            elif isinstance(iface, LinuxBridgeInterface):
+                for j, bport in enumerate(iface.bridge.port):
+                    enslave(bport.name, iface.name, (*base, i, "bridge", "port", j, "name"))
+
+    # -- VMs -------------------------------------------------------------------------
+    for vm_name, vm in spec.vms.items():
+        if vm.host not in spec.hosts:
+            err(("vms", vm_name, "host"), f"host '{vm.host}' is not defined under hosts:")
+            continue
+        host_taps: set[str] = set()
+        for i, nic in enumerate(vm.interfaces):
+            path: Path = ("vms", vm_name, "interfaces", i)
+            target = host_ifaces[vm.host].get(nic.source)
+            if not isinstance(target, LinuxBridgeInterface):
+                err((*path, "source"), f"'{nic.source}' is not a linux-bridge on {vm.host}")
+            if nic.mac >> 40 == 0xFE:
+                err((*path, "mac"), "a guest MAC may not start with 0xFE: the host tap gets "
+                    "the guest MAC with its first byte replaced by 0xFE, so the bridge would "
+                    "treat the guest's own frames as its own address (libvirt refuses it, V1)")
+            if nic.mac >> 40 & 1:
+                err((*path, "mac"), f"{mac_str(nic.mac)} is a multicast address")
+            claim_mac(nic.mac, (*path, "mac"), f"{vm_name} NIC {i}")
+            tap = taps[(vm_name, i)]
+            if tap in host_taps:
+                err((*path, "target"), f"tap '{tap}' is used twice")
+            host_taps.add(tap)
+            if nic.ipv4 is not None and nic.ipv4.address:
+                ip, _ = parse_ip4_prefix(nic.ipv4.address)
+                claim_ip(ip, (*path, "ipv4", "address"), vm_name)
+    all_taps: dict[tuple[str, str], str] = {}
+    for (vm_name, index), tap in taps.items():
+        host = spec.vms[vm_name].host
+        if (host, tap) in all_taps:
+            err(("vms", vm_name, "interfaces", index, "target"),
+                f"tap '{tap}' on {host} is also used by {all_taps[(host, tap)]}")
+        all_taps[(host, tap)] = vm_name
+
+    # -- switches and routers --------------------------------------------------------------
+    for sw_name, sw in spec.switches.items():
+        seen: set[str] = set()
+        for i, port in enumerate(sw.ports):
+            if port in seen:
+                err(("switches", sw_name, "ports", i), f"port '{port}' is listed twice")
+            seen.add(port)
+        in_lag: dict[str, str] = {}
+        for i, lag in enumerate(sw.lags):
+            if lag.name in seen:
+                err(("switches", sw_name, "lags", i, "name"),
+                    f"LAG name '{lag.name}' clashes with a port")
+            for j, member in enumerate(lag.ports):
+                if member not in seen:
+                    err(("switches", sw_name, "lags", i, "ports", j),
+                        f"port '{member}' is not a port of {sw_name}")
+                elif member in in_lag:
+                    err(("switches", sw_name, "lags", i, "ports", j),
+                        f"port '{member}' is already in LAG '{in_lag[member]}'")
+                else:
+                    in_lag[member] = lag.name
+    for r_name, router in spec.routers.items():
+        seen = set()
+        for i, riface in enumerate(router.interfaces):
+            if riface.name in seen:
+                err(("routers", r_name, "interfaces", i, "name"),
+                    f"interface '{riface.name}' is defined twice on {r_name}")
+            seen.add(riface.name)
+            claim_mac(riface.mac_address, ("routers", r_name, "interfaces", i, "mac-address"),
+                      f"{r_name}:{riface.name}")
+            if riface.ipv4 is not None:
+                for j, addr in enumerate(riface.ipv4.address):
+                    claim_ip(addr.ip, ("routers", r_name, "interfaces", i, "ipv4"),
+                             f"{r_name}:{riface.name}")
+
+    # -- links -------------------------------------------------------------------------------
+    linked: dict[str, int] = {}
+    for i, link in enumerate(spec.links):
+        for j, end in enumerate(link.endpoints):
+            path = ("links", i, "endpoints", j)
+            problem = endpoint_problem(spec, end, host_ifaces, cable=True)
+            if problem:
+                err(path, problem)
+            elif end in linked:
+                err(path, f"'{end}' is already cabled by links[{linked[end]}]")
+            else:
+                linked[end] = i
+
+    # -- scenario references -------------------------------------------------------------------
+    for i, action in enumerate(spec.run):
+        path = ("run", i)
+        kind = action.kind
+        if kind in ("ping", "garp", "send"):
+            value = getattr(action, kind)
+            problem = sender_problem(spec, value.from_)
+            if problem:
+                err((*path, kind, "from"), problem)
+            elif kind == "ping" and not endpoint_has_ip(spec, value.from_, host_ifaces):
+                err((*path, kind, "from"), f"'{value.from_}' has no IPv4 address to ping from")
+        elif kind in ("link-down", "link-up", "port-down", "port-up"):
+            target = getattr(action, kind.replace("-", "_"))
+            problem = endpoint_problem(spec, target, host_ifaces, cable=kind.startswith("link"))
+            if problem:
+                err((*path, kind), problem)
+            elif kind.startswith("link") and target not in linked and not vm_nic(spec, target):
+                err((*path, kind), f"'{target}' has no cable (it is in no links: entry)")
+        elif kind == "set-active-port" and action.set_active_port is not None:
+            sap = action.set_active_port
+            host, _, dev = sap.device.partition(":")
+            iface = host_ifaces.get(host, {}).get(dev)
+            if not isinstance(iface, TeamInterface | BondInterface):
+                err((*path, kind, "device"), f"'{sap.device}' is not a team or bond")
+            else:
+                ports = ([p.name for p in iface.team.ports] if isinstance(iface, TeamInterface)
+                         else list(iface.link_aggregation.port))
+                if sap.port not in ports:
+                    err((*path, kind, "port"), f"'{sap.port}' is not a port of {sap.device} "
+                        f"(its ports: {', '.join(ports)})")
+    for i, expect in enumerate(spec.expect):
+        path = ("expect", i)
+        if expect.ping is not None:
+            problem = sender_problem(spec, expect.ping.from_)
+            if problem:
+                err((*path, "ping", "from"), problem)
+        if expect.frame is not None:
+            problem = sender_problem(spec, expect.frame.to)
+            if problem:
+                err((*path, "frame", "to"), problem)
+        if expect.fdb is not None:
+            ports = bridge_ports(spec, expect.fdb.bridge, host_ifaces, taps)
+            if ports is None:
+                err((*path, "fdb", "bridge"), f"'{expect.fdb.bridge}' is neither a switch nor "
+                    "a host:bridge")
+            elif expect.port is not None and expect.port not in ports:
+                err((*path, "port"), f"'{expect.port}' is not a port of {expect.fdb.bridge} "
+                    f"(its ports: {', '.join(ports)})")
+    return errors, notes
+
+
+def vm_nic(spec: TopologySpec, ref: str) -> bool:
+    node, _, iface = ref.partition(":")
+    return node in spec.vms and iface in ("eth0", *[f"eth{i}" for i in
+                                                    range(len(spec.vms[node].interfaces))])
+
+
+def endpoint_problem(spec: TopologySpec, ref: str, host_ifaces: dict[str, dict[str, Any]],
+                     *, cable: bool) -> str | None:
+    """Why ``node:iface`` names nothing that can be cabled or set down, or None."""
+    node, sep, iface = ref.partition(":")
+    if not sep or not node or not iface:
+        return f"'{ref}' is not of the form node:interface"
+    if node in spec.hosts:
+        found = host_ifaces[node].get(iface)
+        if found is None:
+            taps = [t for (vm, i), t in tap_names(spec).items() if spec.vms[vm].host == node]
+            if not cable and iface in taps:
+                return None
+            return f"'{iface}' is not an interface of host {node}"
+        if cable and found.type != "ethernet":
+            return f"{node}:{iface} is a {found.type}, only ethernet interfaces take a cable"
+        return None
+    if node in spec.switches:
+        return None if iface in spec.switches[node].ports else \
+            f"'{iface}' is not a port of switch {node}"
+    if node in spec.routers:
+        names = [i.name for i in spec.routers[node].interfaces]
+        return None if iface in names else f"'{iface}' is not an interface of router {node}"
+    if node in spec.vms:
+        if cable:
+            return f"{node} is a VM: its NICs are attached with vms.{node}.interfaces, not links"
+        return None if vm_nic(spec, ref) else f"'{iface}' is not a NIC of {node} (eth0, eth1...)"
+    return f"'{node}' is not a host, switch, router or VM"
+
+
+def sender_problem(spec: TopologySpec, name: str) -> str | None:
+    node = name.partition(":")[0]
+    if node in spec.vms or node in spec.hosts or node in spec.routers:
+        return None
+    return f"'{name}' is not a VM, host or router"
+
+
+def endpoint_has_ip(spec: TopologySpec, name: str, host_ifaces: dict[str, dict[str, Any]]
+                    ) -> bool:
+    node = name.partition(":")[0]
+    if node in spec.vms:
+        return any(n.ipv4 is not None and n.ipv4.address for n in spec.vms[node].interfaces)
+    if node in spec.routers:
+        return any(i.ipv4 is not None and i.ipv4.address for i in spec.routers[node].interfaces)
+    return any(i.ipv4 is not None and i.ipv4.enabled and i.ipv4.address
+               for i in host_ifaces.get(node, {}).values())
+
+
+def bridge_ports(spec: TopologySpec, ref: str, host_ifaces: dict[str, dict[str, Any]],
+                 taps: dict[tuple[str, int], str]) -> list[str] | None:
+    """Port names of a switch (logical: LAG names replace members) or a host bridge."""
+    if ref in spec.switches:
+        sw = spec.switches[ref]
+        members = {m for lag in sw.lags for m in lag.ports}
+        return [lag.name for lag in sw.lags] + [p for p in sw.ports if p not in members]
+    host, _, bridge = ref.partition(":")
+    iface = host_ifaces.get(host, {}).get(bridge)
+    if not isinstance(iface, LinuxBridgeInterface):
+        return None
+    ports = [p.name for p in iface.bridge.port]
+    for (vm_name, index), tap in taps.items():
+        vm = spec.vms[vm_name]
+        if vm.host == host and vm.interfaces[index].source == bridge:
+            ports.append(tap)
+    return ports

@@ -1,0 +1,243 @@
+"""YAML text -> TopologySpec, with every error located.
+
+YAML is parsed by ruamel.yaml in YAML 1.2 mode, so an unquoted MAC stays a
+string (a YAML 1.1 loader reads ``52:54:00:12:34:01`` as a base-60 number).
+Each error carries file:line:column and a key path in which list items with
+a ``name`` are written by name: ``hosts.kvm1.interfaces[team1].team.runner.name``.
+Type errors (pydantic) and reference errors (a port that does not exist, a
+duplicate MAC, ...) are collected and reported together.
+
+Untrusted input: files over ``MAX_BYTES`` are refused, and alias expansion is
+bounded (a "billion laughs" document fails fast instead of exhausting memory).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from vnetlab.errors import Source, SpecError, TopologyError
+from vnetlab.topology.spec import TopologySpec
+
+MAX_BYTES = 16 * 1024 * 1024
+MAX_NODES = 2_000_000
+
+# What the user is told an enum or literal is, by the key that holds it.
+NOUNS = {"type": "an interface type", "mode": "a bond mode", "hash": "a LAG hash",
+         "result": "a ping result", "state": "an interface state",
+         "hwaddr-policy": "a hwaddr policy"}
+
+
+class Locator:
+    """Maps raw key paths to positions in the YAML text and renders them."""
+
+    def __init__(self, file: str, root: Any) -> None:
+        self.file = file
+        self.root = root
+
+    def walk(self, path: tuple[Any, ...]) -> tuple[list[Any], list[str]]:
+        """Follow ``path`` through the raw data: the nodes visited and the
+        rendered path parts. Elements that are not keys of the data (pydantic's
+        union tags) are skipped."""
+        node = self.root
+        nodes = [node]
+        parts: list[str] = []
+        for element in path:
+            if isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
+                item = node[element]
+                name = item.get("name") if isinstance(item, dict) else None
+                parts.append(f"[{name}]" if isinstance(name, str) else f"[{element}]")
+                node = item
+            elif isinstance(node, dict) and element in node:
+                parts.append(f".{element}" if parts else str(element))
+                node = node[element]
+            elif isinstance(node, dict) and isinstance(element, str) and "-" not in element and \
+                    element.replace("_", "-") in node:
+                key = element.replace("_", "-")
+                parts.append(f".{key}" if parts else key)
+                node = node[key]
+            else:
+                continue
+            nodes.append(node)
+        return nodes, parts
+
+    def position(self, path: tuple[Any, ...], *, at_key: bool = False) -> tuple[int, int]:
+        """1-based line and column of the value at ``path`` (of its key with
+        ``at_key``); the nearest enclosing node when the path runs out."""
+        node = self.root
+        best = (0, 0)
+        for element in path:
+            if isinstance(node, CommentedSeq) and isinstance(element, int) \
+                    and 0 <= element < len(node):
+                line, col = node.lc.item(element)
+                best = (line + 1, col + 1)
+                node = node[element]
+                continue
+            key = element
+            if isinstance(node, CommentedMap) and isinstance(key, str) and key not in node:
+                key = key.replace("_", "-")
+            if isinstance(node, CommentedMap) and key in node:
+                line, col = node.lc.key(key) if at_key else node.lc.value(key)
+                best = (line + 1, col + 1)
+                node = node[key]
+                continue
+            if isinstance(node, CommentedMap | CommentedSeq) and best == (0, 0):
+                best = (node.lc.line + 1, node.lc.col + 1)
+        return best
+
+    def render(self, path: tuple[Any, ...]) -> str:
+        return "".join(self.walk(path)[1])
+
+    def source(self, path: tuple[Any, ...]) -> Source:
+        line, col = self.position(path)
+        return Source(self.file, line, col, self.render(path))
+
+    def error(self, path: tuple[Any, ...], message: str, *, at_key: bool = False) -> SpecError:
+        line, col = self.position(path, at_key=at_key)
+        return SpecError(self.file, line, col, self.render(path), message)
+
+
+def _count_nodes(data: Any) -> int:
+    """Nodes in the tree with aliases expanded, stopping past the limit."""
+    count = 0
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            break
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
+def parse_yaml(path: str) -> Any:
+    """Read and parse; TopologyError (with position) on any failure."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise TopologyError([SpecError(path, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise TopologyError([SpecError(path, 0, 0, "", f"file is larger than {MAX_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TopologyError([SpecError(path, 0, 0, "", f"not UTF-8 text: {exc}")]) from None
+    return parse_yaml_text(text, path)
+
+
+def parse_yaml_text(text: str, file: str) -> Any:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        data = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        problem = problem.split("\n")[0]
+        raise TopologyError([SpecError(file, line, col, "", f"YAML syntax: {problem}")]) from None
+    except YAMLError as exc:
+        first = str(exc).strip().splitlines()
+        raise TopologyError([SpecError(file, 0, 0, "", f"YAML: {first[0] if first else exc}")]
+                            ) from None
+    if _count_nodes(data) > MAX_NODES:
+        raise TopologyError([SpecError(file, 0, 0, "", f"more than {MAX_NODES} nodes once "
+                                       "aliases are expanded")])
+    return data
+
+
+def _message(error: dict[str, Any], locator: Locator) -> tuple[str, bool]:
+    """A sentence for one pydantic error; True if it points at a key, not a value."""
+    kind = error["type"]
+    loc = error["loc"]
+    value = error.get("input")
+    key = str(loc[-1]).replace("_", "-") if loc else ""
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}'", True
+    if kind == "missing":
+        return f"missing required key '{key}'", False
+    if kind in ("literal_error", "enum"):
+        expected = error.get("ctx", {}).get("expected", "")
+        noun = "a team runner" if key == "name" and "runner" in loc else \
+            NOUNS.get(key, f"a valid {key}")
+        return f"{value!r} is not {noun} (expected one of: {expected.replace(' or ', ', ')})", \
+            False
+    if kind == "union_tag_invalid":
+        expected = error.get("ctx", {}).get("expected_tags", "")
+        tag = error.get("ctx", {}).get("tag", value)
+        return f"'{tag}' is not an interface type (expected one of: {expected})", False
+    if kind == "union_tag_not_found":
+        return "missing required key 'type'", False
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"])), False
+    if kind == "bool_parsing" or kind == "bool_type":
+        return f"{value!r} is not a boolean (true or false)", False
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{value!r} is not an integer", False
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping, got {type(value).__name__} {value!r}", False
+    if kind == "list_type":
+        return f"expected a list, got {type(value).__name__} {value!r}", False
+    if kind == "string_type":
+        return f"expected a string, got {type(value).__name__} {value!r}", False
+    return f"{error['msg']} (got {value!r})", False
+
+
+def load_topology_data(data: Any, file: str = "<data>") -> TopologySpec:
+    """Validate already-parsed data (a dict); TopologyError with every problem."""
+    locator = Locator(file, data)
+    if not isinstance(data, dict):
+        raise TopologyError([SpecError(file, 1, 1, "", "the file must be a mapping "
+                                       "(name:, hosts:, vms:, switches:, links:, ...)")])
+    try:
+        spec = TopologySpec.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            message, at_key = _message(dict(error), locator)
+            errors.append(locator.error(tuple(error["loc"]), message, at_key=at_key))
+        raise TopologyError(_sorted(errors)) from None
+    from vnetlab.topology.check import check_references
+
+    problems, notes = check_references(spec, locator)
+    if problems:
+        raise TopologyError(_sorted(problems))
+    spec._locator = locator
+    spec._notes.extend(notes)
+    return spec
+
+
+def _sorted(errors: list[SpecError]) -> list[SpecError]:
+    unique = list(dict.fromkeys(errors))
+    return sorted(unique, key=lambda e: (e.line, e.column, e.path, e.message))
+
+
+def load_topology(path: str) -> TopologySpec:
+    return load_topology_data(parse_yaml(path), path)
+
+
+def locator_for(spec: TopologySpec) -> Locator:
+    locator = spec.locator
+    return locator if isinstance(locator, Locator) else Locator("<data>", {})
+
+
+def iter_paths(data: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every key path in ``data`` (used by tests to fuzz positions)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield (*prefix, key)
+            yield from iter_paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield (*prefix, index)
+            yield from iter_paths(value, (*prefix, index))

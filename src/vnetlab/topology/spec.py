@@ -1,0 +1,467 @@
+"""The topology file, as typed values (the "spec" layer: no behaviour).
+
+Hosts use nmstate's interface schema, VMs libvirt's ``<interface>``, and the
+outside world (switches, routers, links) containerlab's shape; ``run:`` and
+``expect:`` make a file a self-checking scenario. YAML keys are kebab-case
+(``mac-address``); Python fields are snake_case. MACs and IPv4 addresses are
+ints once loaded (see net.addr), durations integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from vnetlab.devices.bond import BondMode
+from vnetlab.devices.switch import LagHash
+from vnetlab.devices.team import TeamRunner
+from vnetlab.net.addr import parse_ip4, parse_ip4_prefix, parse_mac
+from vnetlab.sim.time import parse_duration
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True,
+                              frozen=True, use_enum_values=False)
+
+
+def _mac(value: object) -> int:
+    if isinstance(value, str):
+        return parse_mac(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"{value} is a number, not a MAC address: a YAML 1.1 loader reads an "
+                         "unquoted MAC as base 60; quote it or drop the %YAML 1.1 directive")
+    raise ValueError(f"{value!r} is not a MAC address")
+
+
+def _ip(value: object) -> int:
+    if isinstance(value, str):
+        return parse_ip4(value)
+    raise ValueError(f"{value!r} is not an IPv4 address")
+
+
+def _duration(value: object) -> int:
+    return parse_duration(value)
+
+
+def _seconds(value: object) -> int:
+    """nmstate writes bridge timers as integer seconds; ``300`` and ``300s`` both work."""
+    return parse_duration(value)
+
+
+Mac = Annotated[int, BeforeValidator(_mac)]
+Ip = Annotated[int, BeforeValidator(_ip)]
+Duration = Annotated[int, BeforeValidator(_duration)]
+Seconds = Annotated[int, BeforeValidator(_seconds)]
+
+
+def _bond_mode(value: object) -> object:
+    aliases = {"0": "balance-rr", "1": "active-backup", "2": "balance-xor", "3": "broadcast",
+               "4": "802.3ad", "5": "balance-tlb", "6": "balance-alb", "lacp": "802.3ad"}
+    return aliases.get(str(value), value) if not isinstance(value, bool) else value
+
+
+# -- host interfaces (nmstate) ----------------------------------------------------
+
+class Ipv4Address(Model):
+    ip: Ip
+    prefix_length: Annotated[int, Field(ge=0, le=32)]
+
+
+def _ipv4_shorthand(value: object) -> object:
+    """``ipv4: 192.168.10.254/24`` is shorthand for nmstate's long form."""
+    if isinstance(value, str):
+        ip, plen = parse_ip4_prefix(value)
+        return {"enabled": True, "address": [{"ip": value.partition("/")[0],
+                                              "prefix-length": plen}]} if ip or plen else value
+    return value
+
+
+class Ipv4(Model):
+    enabled: bool = True
+    address: list[Ipv4Address] = []
+    dhcp: bool = False
+    gateway: Ip | None = None       # vnetlab shorthand for a default route
+
+
+class ArpOptions(Model):
+    """vnetlab extension: neighbour-table knobs (net.ipv4.neigh.* sysctls)."""
+
+    learn_from_request: bool = True
+    base_reachable_time: Duration | None = None
+    retrans_time: Duration | None = None
+
+
+class BaseInterface(Model):
+    name: str
+    state: Literal["up", "down"] = "up"
+    mac_address: Mac | None = None
+    ipv4: Annotated[Ipv4 | None, BeforeValidator(_ipv4_shorthand)] = None
+    arp: ArpOptions | None = None
+    # nmstate keys accepted and reported as not modelled
+    mtu: int | None = None
+    description: str | None = None
+    ipv6: Any = None
+    lldp: Any = None
+    ethtool: Any = None
+    controller: str | None = None
+    profile_name: str | None = None
+    accept_all_mac_addresses: bool | None = None
+
+
+class EthernetInterface(BaseInterface):
+    type: Literal["ethernet"]
+    ethernet: Any = None
+
+
+class StpOptions(Model):
+    enabled: bool = True                # NetworkManager's default (B21)
+    forward_delay: Seconds = 15_000_000_000
+    hello_time: Seconds | None = None
+    max_age: Seconds | None = None
+    priority: int | None = None
+
+
+class BridgeOptions(Model):
+    mac_ageing_time: Seconds = 300_000_000_000
+    stp: StpOptions = StpOptions()
+    multicast_snooping: bool | None = None
+    group_forward_mask: int | None = None
+    group_fwd_mask: int | None = None
+    vlan_protocol: str | None = None
+    hash_max: int | None = None
+
+
+class BridgePortSpec(Model):
+    name: str
+    # iproute2 ``bridge link set`` flags (vnetlab extension of nmstate, B15)
+    learning: bool = True
+    flood: bool = True
+    mcast_flood: bool = True
+    bcast_flood: bool = True
+    hairpin: bool | None = None
+    isolated: bool = False
+    # nmstate's names
+    stp_hairpin_mode: bool | None = None
+    stp_path_cost: int | None = None
+    stp_priority: int | None = None
+    vlan: Any = None
+
+
+class BridgeConfig(Model):
+    options: BridgeOptions = BridgeOptions()
+    port: list[BridgePortSpec] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ports_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ports" in data and "port" not in data:
+            data = {**data, "port": data["ports"]}
+            del data["ports"]
+        return data
+
+
+class LinuxBridgeInterface(BaseInterface):
+    type: Literal["linux-bridge"]
+    bridge: BridgeConfig = BridgeConfig()
+
+
+class TeamPortSpec(Model):
+    name: str
+    prio: int = 0
+    sticky: bool | None = None
+    link_watch: Any = None
+
+
+class TeamRunnerSpec(Model):
+    name: TeamRunner = TeamRunner.ROUNDROBIN      # teamd's default (T1)
+    hwaddr_policy: Literal["same_all", "by_active", "only_active"] | None = None
+    tx_hash: Any = None
+    tx_balancer: Any = None
+
+
+class TeamConfig(Model):
+    ports: list[TeamPortSpec] = []
+    runner: TeamRunnerSpec = TeamRunnerSpec()
+    link_watch: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _port_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "port" in data and "ports" not in data:
+            data = {**data, "ports": data["port"]}
+            del data["port"]
+        return data
+
+
+class TeamInterface(BaseInterface):
+    type: Literal["team"]
+    team: TeamConfig
+
+
+class BondOptions(Model):
+    model_config = ConfigDict(extra="forbid", alias_generator=None, populate_by_name=True,
+                              frozen=True)
+    miimon: int = 100
+    primary: str | None = None
+    updelay: int | None = None
+    downdelay: int | None = None
+    arp_interval: int | None = None
+    arp_ip_target: Any = None
+    xmit_hash_policy: str | None = None
+    lacp_rate: str | None = None
+    fail_over_mac: str | None = None
+    all_slaves_active: int | None = None
+
+
+def _port_names(value: object) -> object:
+    if isinstance(value, list):
+        return [v["name"] if isinstance(v, dict) and "name" in v else v for v in value]
+    return value
+
+
+class BondConfig(Model):
+    mode: Annotated[BondMode, BeforeValidator(_bond_mode)]
+    options: BondOptions = BondOptions()
+    port: Annotated[list[str], BeforeValidator(_port_names)] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _port_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for alias in ("ports", "slaves"):
+                if alias in data and "port" not in data:
+                    data = {**data, "port": data[alias]}
+                    del data[alias]
+        return data
+
+
+class BondInterface(BaseInterface):
+    type: Literal["bond"]
+    link_aggregation: BondConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bond_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bond" in data and "link-aggregation" not in data:
+            data = {**data, "link-aggregation": data["bond"]}
+            del data["bond"]
+        return data
+
+
+Interface = Annotated[EthernetInterface | LinuxBridgeInterface | TeamInterface | BondInterface,
+                      Field(discriminator="type")]
+
+
+class RouteSpec(Model):
+    destination: str
+    next_hop_address: Ip
+    next_hop_interface: str | None = None
+
+
+class RoutesSpec(Model):
+    config: list[RouteSpec] = []
+
+
+class HostSpec(Model):
+    interfaces: list[Interface] = []
+    routes: RoutesSpec | None = None
+
+
+# -- VMs (libvirt <interface>) --------------------------------------------------------
+
+class VmIpv4(Model):
+    address: str | None = None          # "192.168.10.21/24"
+    gateway: Ip | None = None
+    dhcp: bool = False
+
+    @model_validator(mode="after")
+    def _check_address(self) -> VmIpv4:
+        if self.address is not None:
+            parse_ip4_prefix(self.address)
+        return self
+
+
+def _source(value: object) -> object:
+    """libvirt's ``<source bridge='br1'/>`` may be written ``source: {bridge: br1}``."""
+    if isinstance(value, dict) and set(value) == {"bridge"}:
+        return value["bridge"]
+    return value
+
+
+class VmInterfaceSpec(Model):
+    type: Literal["bridge"] = "bridge"
+    source: Annotated[str, BeforeValidator(_source)]
+    target: str | None = None           # host-side tap name; libvirt's vnetN by default
+    mac: Mac
+    model: str = "virtio"
+    ipv4: VmIpv4 | None = None
+    arp: ArpOptions | None = None
+
+
+class VmSpec(Model):
+    host: str
+    interfaces: list[VmInterfaceSpec] = []
+
+
+# -- the outside: switches, routers, links -----------------------------------------------
+
+class LagSpec(Model):
+    name: str
+    ports: list[str]
+    mode: Literal["static"] = "static"
+    hash: LagHash = LagHash.SRC_DST_MAC
+
+
+class SwitchSpec(Model):
+    ports: list[str]
+    lags: list[LagSpec] = []
+    mac_ageing_time: Seconds = 300_000_000_000
+
+
+class RouterInterfaceSpec(Model):
+    name: str
+    mac_address: Mac
+    ipv4: Annotated[Ipv4 | None, BeforeValidator(_ipv4_shorthand)] = None
+    arp: ArpOptions | None = None
+
+
+class RouterSpec(Model):
+    interfaces: list[RouterInterfaceSpec]
+    gateway: Ip | None = None
+
+
+class LinkSpec(Model):
+    endpoints: Annotated[list[str], Field(min_length=2, max_length=2)]
+    delay: Duration = 1_000                   # 1 us, as the ns-3 reference's CSMA links
+
+
+# -- scenario: run and expect ---------------------------------------------------------
+
+class PingAction(Model):
+    from_: str = Field(alias="from")
+    to: Ip
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
+    interval: Duration = 1_000_000_000
+    size: Annotated[int, Field(ge=0, le=65507)] = 56
+
+
+class GarpAction(Model):
+    from_: str = Field(alias="from")
+
+
+class SendAction(Model):
+    from_: str = Field(alias="from")
+    dst: Mac
+    src: Mac | None = None
+    ethertype: Annotated[int, Field(ge=0, le=0xFFFF)] = 0x88B5
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class SetActivePort(Model):
+    device: str                     # "kvm1:team1"
+    port: str
+
+
+ACTION_KEYS = ("ping", "garp", "send", "link-down", "link-up", "port-down", "port-up",
+               "set-active-port", "wait")
+
+
+class ActionSpec(Model):
+    at: Duration | None = None
+    ping: PingAction | None = None
+    garp: GarpAction | None = None
+    send: SendAction | None = None
+    link_down: str | None = None    # "kvm1:ens256": unplug the cable at this end
+    link_up: str | None = None
+    port_down: str | None = None    # admin down of an interface or switch port
+    port_up: str | None = None
+    set_active_port: SetActivePort | None = None
+    wait: Duration | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ActionSpec:
+        given = [k for k in ACTION_KEYS if getattr(self, k.replace("-", "_")) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an action needs exactly one of: {', '.join(ACTION_KEYS)} "
+                             f"(got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KEYS if getattr(self, k.replace("-", "_")) is not None)
+
+
+class PingSelector(Model):
+    from_: str = Field(alias="from")
+    to: Ip
+
+
+class FdbSelector(Model):
+    bridge: str                     # "kvm1:br1" or a switch name
+    mac: Mac
+    at: Duration | None = None
+
+
+class FrameSelector(Model):
+    to: str
+    src: Mac | None = None
+    dst: Mac | None = None
+    ethertype: int | None = None
+
+
+class ExpectSpec(Model):
+    ping: PingSelector | None = None
+    result: Literal["ok", "fail"] | None = None
+    replies: Annotated[int, Field(ge=0)] | None = None
+    fdb: FdbSelector | None = None
+    port: str | None = None
+    absent: bool = False
+    frame: FrameSelector | None = None
+    delivered: bool | None = None
+    count: Annotated[int, Field(ge=0)] | None = None
+    because: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ExpectSpec:
+        kinds = [k for k in ("ping", "fdb", "frame") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("an expectation needs exactly one of: ping, fdb, frame "
+                             f"(got {', '.join(kinds) or 'none'})")
+        if self.ping is not None and (self.result is None) == (self.replies is None):
+            raise ValueError("a ping expectation needs 'result: ok|fail' or 'replies: N'")
+        if self.fdb is not None and self.port is None and not self.absent:
+            raise ValueError("an fdb expectation needs 'port: NAME' or 'absent: true'")
+        if self.frame is not None and self.delivered is None and self.count is None:
+            raise ValueError("a frame expectation needs 'delivered: true|false' or 'count: N'")
+        return self
+
+
+class TopologySpec(Model):
+    name: str = ""
+    description: str = ""
+    seed_case: str | None = None            # the field report a built-in case comes from
+    hosts: dict[str, HostSpec] = {}
+    vms: dict[str, VmSpec] = {}
+    switches: dict[str, SwitchSpec] = {}
+    routers: dict[str, RouterSpec] = {}
+    links: list[LinkSpec] = []
+    run: list[ActionSpec] = []
+    expect: list[ExpectSpec] = []
+    duration: Duration | None = None        # run until; default: last action + 10 s
+    # Set by the loader: where each key sits in the file, and notes on keys
+    # accepted but not modelled.
+    _locator: Any = PrivateAttr(default=None)
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def locator(self) -> Any:
+        return self._locator
+
+    @property
+    def notes(self) -> list[str]:
+        return self._notes

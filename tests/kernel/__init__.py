@@ -1,0 +1,1 @@
+"""Real-kernel validation suite: vnetlab compared with Linux bridges in namespaces."""
