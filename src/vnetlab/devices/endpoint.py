@@ -403,8 +403,8 @@ class Endpoint:
         """neigh_invalidate(): FAILED, and every queued packet is dropped."""
         sim = self.sim
         n.state = NeighState.FAILED
-        sent = n.probes - (params_ucast := self.params.ucast_solicit) if n.probes > params_ucast \
-            else n.probes
+        ucast = self.params.ucast_solicit
+        sent = n.probes - ucast if n.probes > ucast else n.probes
         step = sim.step(self.where, iface.dev.name, Action.NEIGH, 0,
                         f"neighbour {ip4_str(n.ip)} FAILED: no ARP reply to {sent} "
                         "requests", "neigh_invalidate", "N2", cause=n.step,

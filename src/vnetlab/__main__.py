@@ -1,0 +1,3 @@
+from vnetlab.cli import main
+
+main()

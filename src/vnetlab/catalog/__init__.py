@@ -1,0 +1,15 @@
+"""The built-in cases: topology files with ``expect:``, one per field-report case and fix."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+SEEDS = {"000": "team roundrobin under a VM bridge, switch without LAG (seeds/000)",
+         "002": "which bond modes work under a VM bridge (seeds/002)"}
+
+
+def case_paths() -> dict[str, Path]:
+    folder = resources.files(__package__)
+    return {Path(str(p)).stem: Path(str(p)) for p in sorted(folder.iterdir(), key=str)
+            if str(p).endswith(".yaml")}

@@ -1,0 +1,263 @@
+"""Command line: ``vnetlab run | explain | catalog``.
+
+Heavy modules (pydantic, ruamel, rich, the simulator) are imported inside the
+commands, so ``vnetlab --help`` starts fast. Exit status: 0 all expectations
+hold, 1 some fail, 2 bad input (with every error at file:line:column).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from vnetlab.lab import RunResult
+    from vnetlab.topology.spec import TopologySpec
+
+
+def _fail_input(errors: list[Any]) -> NoReturn:
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was run.",
+               err=True)
+    sys.exit(2)
+
+
+def _load(path: str) -> TopologySpec:
+    from vnetlab.errors import TopologyError
+    from vnetlab.topology.load import load_topology
+
+    try:
+        return load_topology(path)
+    except TopologyError as exc:
+        _fail_input(exc.errors)
+
+
+def _resolve(file: str | None, case: str | None) -> str:
+    if case:
+        from vnetlab.catalog import case_paths
+
+        paths = case_paths()
+        if case not in paths:
+            click.echo(f"error: no built-in case '{case}' (see `vnetlab catalog`)", err=True)
+            sys.exit(2)
+        return str(paths[case])
+    if not file:
+        click.echo("error: give a topology FILE or --case NAME", err=True)
+        sys.exit(2)
+    return file
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _simulate(path: str, seed: int, trace: str) -> RunResult:
+    from vnetlab.lab import simulate
+
+    return simulate(_load(path), seed=seed, trace=trace)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vnetlab")
+def main() -> None:
+    """Simulate KVM host networking frame by frame and explain what happened.
+
+    \b
+    vnetlab run FILE          run a topology's scenario, check its expectations
+    vnetlab explain FILE      why a ping failed / why a MAC sits on a port
+    vnetlab catalog           the built-in cases from the field reports
+    """
+
+
+def _print_table(result: RunResult, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("line", justify="right")
+    table.add_column("expectation")
+    table.add_column("observed")
+    table.add_column("", justify="center")
+    for e in result.expectations:
+        table.add_row(str(e.index), str(e.line or ""), e.expected + (f"\n  because: {e.because}"
+                      if e.because else ""), e.actual, "[green]ok[/]" if e.ok else "[red]FAIL[/]")
+    if result.expectations:
+        console.print(table)
+    for session in (s for ep in result.lab.endpoints.values() for s in ep.pings):
+        from vnetlab.net.addr import ip4_str
+
+        console.print(f"ping {session.src} -> {ip4_str(session.dst)}: "
+                      f"{len(session.records)} sent, {session.replies} replies")
+    for finding in result.lab.findings:
+        console.print(f"[yellow]finding[/] {finding.check}: {finding.summary}")
+    for note in result.spec.notes:
+        console.print(f"[dim]note: {note}[/]")
+    verdict = "all expectations hold" if result.all_expectations_hold else \
+        f"{sum(not e.ok for e in result.expectations)} expectation(s) FAILED"
+    console.print(f"{result.spec.name or 'topology'}: {verdict} "
+                  f"({result.sim.deliveries} frame deliveries, {result.sim.events} events)")
+
+
+@main.command()
+@click.argument("file", required=False)
+@click.option("--case", help="a built-in case instead of FILE")
+@click.option("--seed", default=0, show_default=True, help="RNG seed of the simulation")
+@click.option("--trace", "trace_level", type=click.Choice(["full", "summary", "off"]),
+              default="full", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (with the trace)")
+def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json: bool) -> None:
+    """Run FILE's `run:` actions and check its `expect:` list."""
+    result = _simulate(_resolve(file, case), seed, trace_level)
+    if as_json:
+        _emit_json(result.to_json(with_trace=trace_level != "off"))
+    else:
+        _print_table(result, result.spec.name)
+    sys.exit(0 if result.all_expectations_hold else 1)
+
+
+@main.command()
+@click.argument("file", required=False)
+@click.option("--case", help="a built-in case instead of FILE")
+@click.option("--ping", "ping_from", help="explain pings from this VM/host/router")
+@click.option("--to", "ping_to", help="... to this IPv4 address")
+@click.option("--seq", type=int, help="... this sequence number")
+@click.option("--frame", "frame_uid", type=int, help="what happened to frame UID")
+@click.option("--mac", help="why this MAC sits where it does (with --table)")
+@click.option("--table", help="host:bridge or switch whose FDB --mac refers to")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: str | None,
+            seq: int | None, frame_uid: int | None, mac: str | None, table: str | None,
+            seed: int, as_json: bool) -> None:
+    """Why a ping failed or a frame did not arrive, step by step to the root cause.
+
+    With no selector: every failed expectation (and every ping with no reply).
+    """
+    from vnetlab.explain.explain import Explainer, Explanation
+    from vnetlab.explain.render import text
+    from vnetlab.net.addr import parse_ip4, parse_mac
+
+    result = _simulate(_resolve(file, case), seed, "full")
+    explainer = Explainer(result)
+    answers: list[Explanation] = []
+    try:
+        if ping_from:
+            answers = explainer.ping(ping_from, parse_ip4(ping_to) if ping_to else None, seq)
+            if not answers:
+                click.echo(f"error: no ping from '{ping_from}' in this scenario", err=True)
+                sys.exit(2)
+        elif frame_uid is not None:
+            answers = [explainer.frame(frame_uid)]
+        elif mac:
+            if not table:
+                click.echo("error: --mac needs --table host:bridge or a switch name", err=True)
+                sys.exit(2)
+            if table not in result.lab.bridges and table not in result.lab.switches:
+                click.echo(f"error: '{table}' is not a bridge (host:bridge) or switch", err=True)
+                sys.exit(2)
+            answers = [explainer.fdb_entry(table, parse_mac(mac))]
+        else:
+            answers = _default_questions(result, explainer)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        _emit_json({"name": result.spec.name, "ok": result.all_expectations_hold,
+                    "explanations": [a.to_json() for a in answers]})
+    else:
+        if not answers:
+            click.echo(f"{result.spec.name}: every expectation holds and every ping got its "
+                       "replies; nothing to explain (ask with --ping, --frame or --mac).")
+        for answer in answers:
+            click.echo(text(answer))
+    sys.exit(0 if result.all_expectations_hold else 1)
+
+
+def _default_questions(result: RunResult, explainer: Any) -> list[Any]:
+    answers: list[Any] = []
+    asked: set[str] = set()
+    for e in result.expectations:
+        spec = result.spec.expect[e.index]
+        if e.ok:
+            continue
+        if spec.ping is not None:
+            answers += explainer.ping(spec.ping.from_, spec.ping.to)
+            asked.add(spec.ping.from_)
+        elif spec.fdb is not None:
+            answers.append(explainer.fdb_entry(spec.fdb.bridge, spec.fdb.mac))
+    for name, endpoint in result.lab.endpoints.items():
+        for session in endpoint.pings:
+            if session.replies < len(session.records) and name not in asked:
+                answers += explainer.ping(name, session.dst)
+                asked.add(name)
+    return answers
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def catalog(ctx: click.Context, as_json: bool) -> None:
+    """The built-in cases, with the field report each comes from."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from vnetlab.catalog import SEEDS, case_paths
+    from vnetlab.topology.load import load_topology
+
+    rows = []
+    for name, path in case_paths().items():
+        spec = load_topology(str(path))
+        seed = spec.seed_case or ""
+        rows.append({"name": name, "seed": seed, "seed_report": SEEDS.get(seed, ""),
+                     "description": " ".join(spec.description.split()), "file": str(path)})
+    if as_json:
+        _emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']:32} seed {row['seed']:4} {row['description'][:90]}")
+
+
+@catalog.command("run")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+def catalog_run(names: tuple[str, ...], as_json: bool) -> None:
+    """Run built-in cases (all by default) and print each verdict."""
+    from vnetlab.catalog import case_paths
+    from vnetlab.lab import simulate
+    from vnetlab.topology.load import load_topology
+
+    paths = case_paths()
+    unknown = [n for n in names if n not in paths]
+    if unknown:
+        click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
+                   err=True)
+        sys.exit(2)
+    rows = []
+    for name in names or tuple(paths):
+        result = simulate(load_topology(str(paths[name])))
+        pings = [f"{s.src}->{s.replies}/{len(s.records)}"
+                 for ep in result.lab.endpoints.values() for s in ep.pings]
+        rows.append({"name": name, "seed": result.spec.seed_case, "ok":
+                     result.all_expectations_hold, "pings": pings,
+                     "expectations": [e.to_json() for e in result.expectations]})
+    if as_json:
+        _emit_json(rows)
+    else:
+        for row in rows:
+            verdicts = "; ".join(f"{e['expected']} -> {e['actual']}" for e in row["expectations"])
+            click.echo(f"{'PASS' if row['ok'] else 'FAIL'}  {row['name']:32} {verdicts}")
+    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+
+
+@catalog.command("show")
+@click.argument("name")
+def catalog_show(name: str) -> None:
+    """Print a built-in case's topology file."""
+    path = _resolve(None, name)
+    with open(path, encoding="utf-8") as handle:
+        click.echo(handle.read(), nl=False)

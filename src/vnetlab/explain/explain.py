@@ -1,0 +1,190 @@
+"""Why did this ping fail, why is this MAC where it is: answers from the trace.
+
+An explanation is found by walking the causal tree the devices recorded:
+
+1. the question picks a root step (a ping request, a frame, an FDB entry);
+2. the decisive step is the first drop among the root's descendants that is
+   not a mere symptom (an unresolved neighbour's queue purge points, through
+   ``ref``, at the resolution that failed, whose descendants are searched in
+   turn; frames a NIC ignores as not addressed to it are noise);
+3. the path is the causal chain from the root down to the decisive step;
+4. the root cause is the state the decisive step relied on (its ``ref``, e.g.
+   the FDB move), told with the chain of the frame that set it, and a summary
+   of the hops where that frame went astray (a switch flooding it back, an
+   aggregate delivering it up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vnetlab.sim.time import format_time
+from vnetlab.sim.trace import Action, DropReason, Step, Trace
+
+if TYPE_CHECKING:
+    from vnetlab.lab import RunResult
+
+SYMPTOMS = (DropReason.NEIGH_FAILED, DropReason.OTHERHOST)
+
+
+@dataclass(slots=True)
+class Explanation:
+    question: str
+    verdict: str
+    decisive: Step | None = None
+    path: list[Step] = field(default_factory=list)
+    cause_step: Step | None = None
+    cause_path: list[Step] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "verdict": self.verdict,
+            "decisive": self.decisive.to_json() if self.decisive else None,
+            "path": [s.to_json() for s in self.path],
+            "root_cause": ({"step": self.cause_step.to_json(),
+                            "path": [s.to_json() for s in self.cause_path]}
+                           if self.cause_step else None),
+            "summary": self.summary,
+        }
+
+
+class Explainer:
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        self.trace: Trace = result.trace
+        self._children: dict[int, list[int]] = {}
+        for step in self.trace.steps:
+            if step.cause:
+                self._children.setdefault(step.cause, []).append(step.id)
+
+    def descendants(self, root: int) -> list[Step]:
+        out: list[int] = []
+        stack = [root]
+        while stack:
+            current = stack.pop()
+            out.append(current)
+            stack.extend(self._children.get(current, ()))
+        steps = [self.trace.steps[i - 1] for i in sorted(out)]
+        return steps
+
+    def decisive_drop(self, root: int, depth: int = 0) -> Step | None:
+        drops = [s for s in self.descendants(root) if s.action is Action.DROP]
+        real = [s for s in drops if s.reason not in SYMPTOMS]
+        if real:
+            return real[0]
+        for symptom in drops:
+            if symptom.reason is DropReason.NEIGH_FAILED and symptom.ref and depth < 3:
+                failed = self.trace.get(symptom.ref)
+                if failed is not None and failed.cause:
+                    found = self.decisive_drop(failed.cause, depth + 1)
+                    if found is not None:
+                        return found
+        return drops[0] if drops else None
+
+    # -- questions ---------------------------------------------------------------------
+    def ping(self, src: str, dst: int | None = None, seq: int | None = None) -> list[Explanation]:
+        from vnetlab.net.addr import ip4_str
+
+        out = []
+        endpoint = self.result.lab.endpoints.get(src)
+        if endpoint is None:
+            return out
+        for session in endpoint.pings:
+            if dst is not None and session.dst != dst:
+                continue
+            for record in session.records:
+                if seq is not None and record.seq != seq:
+                    continue
+                if record.reply_at is not None and seq is None:
+                    continue
+                question = (f"why did ping {src} -> {ip4_str(session.dst)} seq={record.seq} "
+                            f"(sent at {format_time(record.sent_at)}) "
+                            + ("get a reply?" if record.reply_at is not None else
+                               "get no reply?"))
+                if record.reply_at is not None:
+                    out.append(Explanation(question, f"DELIVERED: reply at "
+                                           f"{format_time(record.reply_at)}",
+                                           path=self.trace.chain(record.reply_step)))
+                    continue
+                out.append(self.from_root(question, record.send_step))
+                if seq is None:
+                    break       # later sequence numbers fail the same way; ask with --seq
+        return out
+
+    def frame(self, uid: int) -> Explanation:
+        steps = [s for s in self.trace.steps if s.uid == uid]
+        if not steps:
+            return Explanation(f"what happened to frame {uid}?", "UNKNOWN: no such frame")
+        return self.from_root(f"what happened to frame {uid}?", steps[0].id)
+
+    def fdb_entry(self, table: str, mac: int) -> Explanation:
+        from vnetlab.net.addr import mac_str
+
+        name = mac_str(mac)
+        moves = [s for s in self.trace.steps
+                 if s.action in (Action.LEARN, Action.MOVE, Action.AGE, Action.FLUSH)
+                 and (s.data.get("mac") == name or name in s.data.get("macs", ()))
+                 and s.where == table.replace(":", "/")]
+        port = self.result.fdb_port(table, mac)
+        question = f"why is {name} {'on ' + port if port else 'not'} in the FDB of {table}?"
+        if not moves:
+            return Explanation(question, "NOT LEARNED: no learning step for this MAC "
+                               "(learning off on the port, or ageing_time 0)")
+        last = moves[-1]
+        explanation = Explanation(question, f"{last.action.upper()}: {last.note}",
+                                  decisive=last, path=[*moves[:-1]])
+        self._root_cause(explanation, last)
+        return explanation
+
+    def from_root(self, question: str, root: int) -> Explanation:
+        decisive = self.decisive_drop(root)
+        if decisive is None:
+            delivered = [s for s in self.descendants(root) if s.action is Action.DELIVER]
+            return Explanation(question, "NO DROP RECORDED" if not delivered else
+                               f"DELIVERED at {delivered[-1].where}",
+                               path=self.trace.chain(delivered[-1].id) if delivered else [])
+        verdict = (f"NOT DELIVERED: dropped at {decisive.where} ({decisive.reason}): "
+                   f"{decisive.note}")
+        explanation = Explanation(question, verdict, decisive, self.trace.chain(decisive.id))
+        cause = self.trace.get(decisive.ref)
+        if cause is not None and cause.action in (Action.LEARN, Action.MOVE):
+            self._root_cause(explanation, cause)
+        return explanation
+
+    def _root_cause(self, explanation: Explanation, cause: Step) -> None:
+        explanation.cause_step = cause
+        explanation.cause_path = self.trace.chain(cause.id)
+        explanation.summary = self.summarize(cause, explanation.cause_path)
+
+    def summarize(self, cause: Step, chain: list[Step]) -> list[str]:
+        """Sentences for the hops where the poisoning frame went astray."""
+        out = [f"{cause.where}: {cause.note} at {format_time(cause.time)} "
+               f"(frame uid={cause.uid}) [{cause.fn}, {cause.rule}]"]
+        origin = next((s for s in chain if s.action is Action.TRANSMIT), None)
+        if origin is not None:
+            out.append(f"the frame was sent by {origin.where}: {origin.note}")
+        left: dict[str, Step] = {}
+        for index, step in enumerate(chain):
+            node = step.where.split("/")[0]
+            if step.action is Action.FORWARD and step.fn.endswith(("_transmit", "slave_get")):
+                out.append(f"{step.where} sent it out of {step.port}: {step.note.split('(')[-1]}"
+                           .rstrip(")"))
+            if step.action is Action.TRANSMIT and node not in left:
+                left[node] = step
+            if step.action is Action.FLOOD and "/" not in step.where:
+                nxt = next((s for s in chain[index + 1:] if s.action is Action.TRANSMIT), None)
+                if nxt is not None:
+                    out.append(f"{step.where} received it on {step.port} and flooded it out of "
+                               f"{nxt.port}: {step.port} and {nxt.port} are separate ports, not "
+                               "one LAG, so the flood goes back towards the sender (S1, S3)")
+            if step.action is Action.RECEIVE and step.fn.startswith(("team_", "bond_")):
+                out.append(f"{step.where} delivered it up: {step.note} "
+                           f"[{step.fn}, {step.rule}]")
+            if step.action is Action.RECEIVE and node in left and left[node].id < step.id \
+                    and step.where.split("/")[0] == node and "/" in step.where \
+                    and step.fn == "netif_receive_skb":
+                out.append(f"so {node}'s own frame came back into {node} on {step.port}")
+        return out
