@@ -82,7 +82,7 @@ class Lab:
 
     def _loop_found(self, dev: LinkedDevice, frame: Frame, cause: int) -> None:
         cycle = self._cycle_from_trace(cause) or [dev.where]
-        key = " -> ".join(sorted(set(cycle)))
+        key = " ".join(sorted({where.split("/")[0] for where in cycle}))
         if key in self._loops_seen:
             return
         self._loops_seen.add(key)

@@ -88,7 +88,7 @@ class Sim:
              rule: str = "", *, reason: DropReason | None = None, cause: int = 0,
              ref: int = 0, data: dict[str, Any] | None = None) -> int:
         """Record a step and return its id (0 when the level drops it)."""
-        if reason is not None:
+        if reason is not None and action is Action.DROP:
             self.trace.drops[reason] += 1
         if not self.tracing and not (self.recording and action in SUMMARY_ACTIONS):
             return 0

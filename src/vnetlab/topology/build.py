@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 
 from vnetlab.devices.bond import Bond
-from vnetlab.devices.bridge import Bridge
+from vnetlab.devices.bridge import Bridge, BridgePort
 from vnetlab.devices.endpoint import Endpoint, NeighParams
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
 from vnetlab.devices.switch import Switch
@@ -27,6 +27,7 @@ from vnetlab.topology.load import locator_for
 from vnetlab.topology.spec import (
     ArpOptions,
     BondInterface,
+    BridgePortSpec,
     EthernetInterface,
     LinuxBridgeInterface,
     TeamInterface,
@@ -49,6 +50,16 @@ def neigh_params(options: ArpOptions | None) -> NeighParams:
     if options.retrans_time is not None:
         params["retrans_time"] = options.retrans_time
     return NeighParams(**params)
+
+
+def apply_port_flags(port: BridgePort, spec: BridgePortSpec) -> None:
+    """``bridge link set dev X learning|flood|mcast_flood|bcast_flood|hairpin|isolated``."""
+    port.learning = spec.learning
+    port.flood = spec.flood
+    port.mcast_flood = spec.mcast_flood
+    port.bcast_flood = spec.bcast_flood
+    port.hairpin = bool(spec.hairpin or spec.stp_hairpin_mode)
+    port.isolated = spec.isolated
 
 
 def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
@@ -95,13 +106,8 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                 bridge = created[iface.name]
                 assert isinstance(bridge, Bridge)
                 for bport in iface.bridge.port:
-                    port = bridge.add_port(created[bport.name])
-                    port.learning = bport.learning
-                    port.flood = bport.flood
-                    port.mcast_flood = bport.mcast_flood
-                    port.bcast_flood = bport.bcast_flood
-                    port.hairpin = bool(bport.hairpin or bport.stp_hairpin_mode)
-                    port.isolated = bport.isolated
+                    if bport.name in created:         # else a VM tap, added when the VM starts
+                        apply_port_flags(bridge.add_port(created[bport.name]), bport)
         stack: Endpoint | None = None
         for iface in host.interfaces:
             if iface.ipv4 is not None and iface.ipv4.enabled and iface.ipv4.address:
@@ -120,6 +126,9 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
 
     # -- VMs: the guest NIC, the host tap, the tap in the bridge ---------------------
     taps = tap_names(spec)
+    port_settings = {(host_name, iface.name, bport.name): bport
+                     for host_name, host in spec.hosts.items() for iface in host.interfaces
+                     if isinstance(iface, LinuxBridgeInterface) for bport in iface.bridge.port}
     for vm_name, vm in spec.vms.items():
         guest = Endpoint(sim, vm_name, NeighParams())
         lab.endpoints[vm_name] = guest
@@ -132,7 +141,10 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
             lab.host_devices[vm.host][tap.name] = tap
             lab.links.append(Link(sim, virtio, tap, 0))
             bridge = lab.bridges[f"{vm.host}:{nic.source}"]
-            bridge.add_port(tap)
+            port = bridge.add_port(tap)
+            settings = port_settings.get((vm.host, nic.source, tap.name))
+            if settings is not None:
+                apply_port_flags(port, settings)
             addresses = []
             if nic.ipv4 is not None and nic.ipv4.address:
                 addresses.append(parse_ip4_prefix(nic.ipv4.address))

@@ -142,7 +142,11 @@ def check_references(spec: TopologySpec, loc: Locator) -> tuple[list[SpecError],
                 for j, port_name in enumerate(iface.link_aggregation.port):
                     enslave(port_name, iface.name, (*base, i, "link-aggregation", "port", j))
             elif isinstance(iface, LinuxBridgeInterface):
+                vm_taps = {t for (vm, k), t in taps.items() if spec.vms[vm].host == host_name
+                           and spec.vms[vm].interfaces[k].source == iface.name}
                 for j, bport in enumerate(iface.bridge.port):
+                    if bport.name in vm_taps:
+                        continue            # settings for a VM's tap, applied when it joins
                     enslave(bport.name, iface.name, (*base, i, "bridge", "port", j, "name"))
 
     # -- VMs -------------------------------------------------------------------------
