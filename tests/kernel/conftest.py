@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _is_ours(item: pytest.Item) -> bool:
-    return HERE in Path(str(item.fspath)).resolve().parents
+    return HERE in item.path.resolve().parents
 
 
 KERNEL_ITEMS = pytest.StashKey[int]()

@@ -30,12 +30,13 @@ from .kernel_topo import (
     SeedKernelConfig,
     build_seed_lab,
 )
-from .netns import Frame, Lab, PingResult
+from .netns import FdbSnapshot, Frame, Lab, PingResult
 from .scenario import BROADCAST, Mismatch, SimResult, compare, parse_yaml, report, simulate
 
 pytestmark = pytest.mark.kernel
 
 ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
 GW_IP = "192.168.10.254"
 SIM_BR1 = f"{HOST}:{BRIDGE}"
 
@@ -222,35 +223,34 @@ class SeedObservation:
     """What the kernel did in one seed case."""
 
     ping: PingResult
-    vm1_rx: list[Frame]
-    br1_vm1: str | None
-    br1_gw1: str | None
-    sw1_vm1: str | None
-    sw1_gw1: str | None
+    rx: dict[str, list[Frame]]  # frames received by vm1's and gw1's NICs
+    br1: FdbSnapshot
+    sw1: FdbSnapshot
     aggregator_stats: dict[str, dict[str, int]]
 
-    def vm1_got(self, src: str, dst: str, ethertype: int) -> bool:
-        """Did vm1's NIC receive at least one such frame?"""
-        return Frame(src, dst, ethertype) in self.vm1_rx
+    def count(self, endpoint: str, src: str, dst: str, ethertype: int) -> int:
+        """How many such frames arrived at ``endpoint``'s NIC."""
+        return self.rx[endpoint].count(Frame(src, dst, ethertype))
+
+    @property
+    def br1_vm1(self) -> str | None:
+        """br1's port for vm1's MAC."""
+        return self.br1.port_of(VM1_MAC)
+
+    @property
+    def sw1_vm1(self) -> str | None:
+        """sw1's port for vm1's MAC."""
+        return self.sw1.dynamic.get(VM1_MAC)
 
 
 def run_kernel(lab: Lab, case: SeedCase) -> SeedObservation:
-    """Build the case in namespaces, ping gw1 from vm1 while capturing on vm1's NIC."""
+    """Build the case in namespaces; vm1 pings gw1 while both NICs are captured."""
     seed = build_seed_lab(lab, case.kernel_config())
-    capture = seed.vm1.capture("eth0")
+    captures = {"vm1": seed.vm1.capture("eth0"), "gw1": seed.gw1.capture("eth0")}
     ping = seed.ping()
-    vm1_rx = capture.stop()
+    rx = {name: cap.stop() for name, cap in captures.items()}
     br1, sw1 = seed.br1_fdb(), seed.sw1_fdb()
-    stats = seed.stop_aggregators()
-    return SeedObservation(
-        ping,
-        vm1_rx,
-        br1.port_of(VM1_MAC),
-        br1.port_of(GW_MAC),
-        sw1.dynamic.get(VM1_MAC),
-        sw1.dynamic.get(GW_MAC),
-        stats,
-    )
+    return SeedObservation(ping, rx, br1, sw1, seed.stop_aggregators())
 
 
 def outcome(sent: int, replies: int) -> str:
@@ -260,21 +260,32 @@ def outcome(sent: int, replies: int) -> str:
     return "fail" if replies == 0 else "partial"
 
 
+# (what, endpoint, src, dst, ethertype, compare the exact count or only "any")
+DELIVERIES = (
+    ("vm1 got its own ARP broadcast back", "vm1", VM1_MAC, BROADCAST, ETH_P_ARP, False),
+    ("vm1 got gw1's ARP reply", "vm1", GW_MAC, VM1_MAC, ETH_P_ARP, False),
+    ("gw1 got vm1's ARP request", "gw1", VM1_MAC, BROADCAST, ETH_P_ARP, False),
+    ("gw1 got vm1's echo requests", "gw1", VM1_MAC, GW_MAC, ETH_P_IP, True),
+    ("vm1 got gw1's echo replies", "vm1", GW_MAC, VM1_MAC, ETH_P_IP, True),
+)
+
+
 def sim_mismatches(case: SeedCase, kernel: SeedObservation, sim: SimResult) -> list[Mismatch]:
     """Every seed observable on which vnetlab differs from the kernel."""
     sim_ping = outcome(sim.ping_sent("vm1", GW_IP), sim.ping_replies("vm1", GW_IP))
     found = compare("ping vm1 -> gw1", outcome(kernel.ping.sent, kernel.ping.received), sim_ping)
+    sim_br1 = {str(mac).lower(): str(port) for mac, port in sim.fdb(SIM_BR1).items()}
+    found += compare(f"{SIM_BR1} dynamic FDB", kernel.br1.dynamic, sim_br1)
     found += compare(f"{SIM_BR1} port of vm1", kernel.br1_vm1, sim.fdb_port(SIM_BR1, VM1_MAC))
-    found += compare(f"{SIM_BR1} port of gw1", kernel.br1_gw1, sim.fdb_port(SIM_BR1, GW_MAC))
-    found += compare("sw1 port of gw1", kernel.sw1_gw1, sim.fdb_port(SWITCH, GW_MAC))
-    if case.expected_sw1_vm1_port() is not None:
+    found += compare(
+        "sw1 port of gw1", kernel.sw1.dynamic.get(GW_MAC), sim.fdb_port(SWITCH, GW_MAC)
+    )
+    if case.expected_sw1_vm1_port() is not None:  # else it depends on the rr counter
         found += compare("sw1 port of vm1", kernel.sw1_vm1, sim.fdb_port(SWITCH, VM1_MAC))
-    for what, src, dst in (
-        ("vm1 received its own ARP broadcast back", VM1_MAC, BROADCAST),
-        ("vm1 received gw1's ARP reply", GW_MAC, VM1_MAC),
-    ):
-        sim_got = sim.received("vm1", src=src, dst=dst, ethertype=ETH_P_ARP) > 0
-        found += compare(what, kernel.vm1_got(src, dst, ETH_P_ARP), sim_got)
+    for what, endpoint, src, dst, ethertype, exact in DELIVERIES:
+        k = kernel.count(endpoint, src, dst, ethertype)
+        s = sim.received(endpoint, src=src, dst=dst, ethertype=ethertype)
+        found += compare(what, k, s) if exact else compare(what, k > 0, s > 0)
     return found
 
 
@@ -284,8 +295,9 @@ def assert_kernel_follows_rules(case: SeedCase, kernel: SeedObservation) -> None
         "fail" if case.poisoned() else "ok"
     ), kernel
     assert kernel.br1_vm1 == case.expected_vm1_port(), kernel
-    assert kernel.vm1_got(VM1_MAC, BROADCAST, ETH_P_ARP) == case.frames_loop_back(), kernel
-    assert kernel.sw1_gw1 == "ge3", kernel
+    looped = kernel.count("vm1", VM1_MAC, BROADCAST, ETH_P_ARP) > 0
+    assert looped == case.frames_loop_back(), kernel
+    assert kernel.sw1.dynamic.get(GW_MAC) == "ge3", kernel
     if (expected := case.expected_sw1_vm1_port()) is not None:
         assert kernel.sw1_vm1 == expected, kernel
     else:

@@ -31,7 +31,7 @@ def test_request_creates_stale_entry_so_the_reply_needs_no_arp(run) -> None:
                if s.fn == "arp_solicit" and s.note.startswith("broadcast")) == 1
     learned = next(s for s in result.trace.steps if s.where == "b" and s.action == "neigh")
     assert learned.data == {"ip": "10.0.0.1", "mac": "02:00:00:00:00:0a", "state": "STALE"}
-    request = next(s for s in result.trace.steps if s.where == "b/eth0" and s.uid == 1)
+    request = next(s for s in result.trace.steps if s.where == "b/eth0" and s.uid == learned.uid)
     assert learned.time == request.time
 
 
