@@ -351,6 +351,10 @@ class Netns:
         """Promiscuous mode (bond/team members under a bridge are promiscuous)."""
         self.batch([f"link set {dev} promisc on"])
 
+    def set_mac(self, dev: str, mac: str) -> None:
+        """Change ``dev``'s MAC address."""
+        self.batch([f"link set {dev} address {mac}"])
+
     def add_address(self, dev: str, cidr: str) -> None:
         """An IPv4 address on ``dev``."""
         self.batch([f"address add {cidr} dev {dev}"])

@@ -205,7 +205,10 @@ def load_topology_data(data: Any, file: str = "<data>") -> TopologySpec:
         errors = []
         for error in exc.errors():
             message, at_key = _message(dict(error), locator)
-            errors.append(locator.error(tuple(error["loc"]), message, at_key=at_key))
+            loc = tuple(error["loc"])
+            if error["type"] == "union_tag_invalid":
+                loc = (*loc, "type")           # point at the bad tag, not the whole item
+            errors.append(locator.error(loc, message, at_key=at_key))
         raise TopologyError(_sorted(errors)) from None
     from vnetlab.topology.check import check_references
 
