@@ -178,8 +178,11 @@ class Endpoint:
             else:
                 self.sim.trace.drops[DropReason.OTHERHOST] += 1
             return
-        iface = self.iface_of.get(dev)
         payload = frame.payload
+        if (type(payload) is Arp and payload.tpa not in self.local_ips and not self.sim.tracing
+                and payload.spa not in self.iface_of[dev].neigh):
+            return              # arp_process(): not for us and no entry to update
+        iface = self.iface_of.get(dev)
         if iface is None or isinstance(payload, Raw):
             if self.sim.tracing:
                 self.sim.step(self.where, dev.name, Action.DELIVER, frame.uid,

@@ -165,22 +165,35 @@ class LinkedDevice(NetDevice):
         super().__init__(sim, node, name, mac)
         self.link: Link | None = None
         self.peer: LinkedDevice | None = None
+        self.peer_rx: Callable[[Frame, int, int], None] = self._unlinked
         self.delay: Time = 0
+        self.oper_up = False        # admin up and carrier: netif_running && netif_carrier_ok
         self.loop_limit = 1 << 30   # set by the Lab: more crossings than a loop-free path has
         self.loop_watchers: list[Callable[[LinkedDevice, Frame, int], None]] = []
 
     def attach(self, link: Link, peer: LinkedDevice) -> None:
         self.link = link
         self.peer = peer
+        self.peer_rx = peer.link_rx
         self.delay = link.delay
+        self.oper_up = self._compute_carrier()
 
-    @property
-    def carrier(self) -> bool:
+    def _compute_carrier(self) -> bool:
         """Carrier needs the cable in and both ends administratively up."""
         link = self.link
         peer = self.peer
         return (self.admin_up and link is not None and link.up and peer is not None
                 and peer.admin_up)
+
+    @property
+    def carrier(self) -> bool:
+        return self.oper_up
+
+    def notify_carrier(self) -> None:
+        # ``oper_up`` is kept current here (every change of cable or admin state
+        # comes through) so the per-frame path reads one attribute.
+        self.oper_up = self._compute_carrier()
+        super().notify_carrier()
 
     def set_admin(self, up: bool, cause: int = 0) -> None:
         if self.admin_up == up:
@@ -191,8 +204,7 @@ class LinkedDevice(NetDevice):
 
     def xmit(self, frame: Frame, cause: int, hops: int) -> None:
         """Put the frame on the link (ndo_start_xmit of a NIC, tap or veth)."""
-        peer = self.peer
-        if peer is None or not self.carrier:
+        if not self.oper_up:
             self.drop(frame, cause, DropReason.NO_CARRIER, f"{self.name} has no carrier",
                       "dev_queue_xmit", "L1")
             return
@@ -201,13 +213,16 @@ class LinkedDevice(NetDevice):
             cause = sim.step(self.where, self.name, Action.TRANSMIT, frame.uid,
                              f"transmitted {frame.describe()}", "dev_hard_start_xmit",
                              cause=cause)
-        sim.schedule(self.delay, peer.link_rx, frame, cause, hops + 1)
+        sim.push(sim.now + self.delay, self.peer_rx, (frame, cause, hops + 1))
+
+    def _unlinked(self, frame: Frame, cause: int, hops: int) -> None:
+        raise AssertionError(f"{self.where} transmitted with no link")
 
     def link_rx(self, frame: Frame, cause: int, hops: int) -> None:
         """A frame arrives from the link (the NIC's RX interrupt / netif_receive_skb)."""
         sim = self.sim
         sim.deliveries += 1
-        if not self.carrier:
+        if not self.oper_up:
             self.drop(frame, cause, DropReason.NO_CARRIER,
                       f"{self.name} lost carrier while the frame was in flight", "netif_receive_skb",
                       "L1")
@@ -222,7 +237,11 @@ class LinkedDevice(NetDevice):
         if sim.tracing:
             cause = sim.step(self.where, self.name, Action.RECEIVE, frame.uid,
                              f"received {frame.describe()}", "netif_receive_skb", cause=cause)
-        self.receive(frame, cause, hops)
+        handler = self.rx_handler                   # receive(), inlined on the per-frame path
+        if handler is not None:
+            handler(self, frame, cause, hops)
+        elif self.stack is not None:
+            self.stack.rx(self, frame, cause)
 
 
 class Nic(LinkedDevice):

@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb
 from vnetlab.devices.netdev import NetDevice, Nic
-from vnetlab.net.addr import BROADCAST, is_link_local, mac_str
+from vnetlab.net.addr import BROADCAST, mac_str
 from vnetlab.net.frame import Frame
 from vnetlab.sim.sim import Sim
 from vnetlab.sim.time import Time
@@ -40,22 +40,26 @@ class LagHash(StrEnum):
 class SwitchPort:
     """A logical port: one physical port, or a LAG (static port-channel)."""
 
-    __slots__ = ("hash", "is_lag", "members", "name")
+    __slots__ = ("hash", "is_lag", "members", "name", "single")
 
     def __init__(self, name: str, members: list[Nic], hash_: LagHash | None = None) -> None:
         self.name = name
         self.members = members
         self.is_lag = hash_ is not None
         self.hash = hash_ or LagHash.SRC_DST_MAC
+        self.single = members[0] if not self.is_lag else None
 
     @property
     def up(self) -> bool:
-        return any(m.running for m in self.members)
+        return any(m.oper_up for m in self.members)
 
     def pick_member(self, frame: Frame) -> Nic | None:
         """The member a frame leaves on: hash of the chosen fields, modulo the
         members with link (a common vendor scheme: XOR of the low MAC bits)."""
-        up = [m for m in self.members if m.running]
+        single = self.single
+        if single is not None:
+            return single if single.oper_up else None
+        up = [m for m in self.members if m.oper_up]
         if not up:
             return None
         if len(up) == 1:
@@ -117,14 +121,21 @@ class Switch:
         """802.1Q forwarding process (S1): learn, then filter, forward or flood."""
         ingress = self.logical_of[dev]
         dst = frame.dst
-        if is_link_local(dst):
+        if dst & 0xFFFF_FFFF_FFF0 == 0x0180_C200_0000:            # is_link_local()
             if self.sim.tracing:
                 self.sim.step(self.where, dev.name, Action.NOTE, frame.uid,
                               f"reserved group {mac_str(dst)} consumed, not forwarded",
                               "802.1Q 8.6.3", "S1", cause=cause)
             return
-        if not frame.src & 0x0100_0000_0000:
-            self.fdb.update(frame.src, 0, ingress, ingress.name, frame.uid, cause)
+        src = frame.src
+        if not src & 0x0100_0000_0000:
+            fdb = self.fdb
+            entry = fdb.entries.get(src)            # VID 0: the key is the MAC itself
+            now = self.sim.now
+            if entry is not None and entry.port is ingress and now < entry.updated + fdb.ageing_time:
+                entry.updated = now                 # the common case: refresh in place
+            else:
+                fdb.update(src, 0, ingress, ingress.name, frame.uid, cause)
         if dst & 0x0100_0000_0000:
             self.flood(frame, ingress, cause, "broadcast" if dst == BROADCAST else "multicast",
                        hops)

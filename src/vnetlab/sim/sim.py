@@ -10,6 +10,7 @@ synchronous, as in the kernel; only links and timers schedule events.
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +42,7 @@ class Sim:
         self.tracing = trace == "full"          # record per-hop steps
         self.recording = trace != "off"         # record summary steps
         self.queue: list[tuple[Time, int, Callable[..., None], tuple[Any, ...]]] = []
-        self._seq = 0
+        self._seq = itertools.count(1)
         self._uid = 0
         self.events = 0
         self.deliveries = 0                     # frames delivered over links
@@ -55,8 +56,11 @@ class Sim:
     def schedule(self, delay: Time, fn: Callable[..., None], /, *args: Any) -> None:
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        self._seq += 1
-        heapq.heappush(self.queue, (self.now + delay, self._seq, fn, args))
+        heapq.heappush(self.queue, (self.now + delay, next(self._seq), fn, args))
+
+    def push(self, when: Time, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """schedule() for the per-frame path: absolute time, args as a tuple."""
+        heapq.heappush(self.queue, (when, next(self._seq), fn, args))
 
     def timer(self, delay: Time, fn: Callable[..., None], /, *args: Any) -> Timer:
         handle = Timer()
