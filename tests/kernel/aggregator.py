@@ -55,12 +55,17 @@ IFF_RUNNING = 0x40
 MODES = ("roundrobin", "activebackup", "hash")
 
 
-class Stop(Exception):
-    """Raised by the SIGTERM handler to leave the poll loop."""
+def sigterm_wakeup_fd() -> int:
+    """A fd that becomes readable when SIGTERM arrives (no exception mid-operation)."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    signal.signal(signal.SIGTERM, _ignore_signal)
+    return read_fd
 
 
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise Stop
+def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    """The handler only exists so that SIGTERM writes to the wakeup fd."""
 
 
 def open_tap(name: str) -> int:
@@ -146,17 +151,19 @@ class Aggregator:
             else:
                 self.stats[f"rx_dropped_{port}"] += 1
 
-    def run(self) -> None:
-        """Poll the tap and the member socket until SIGTERM."""
+    def run(self, stop_fd: int) -> None:
+        """Poll the tap and the member socket until ``stop_fd`` becomes readable."""
         poller = select.poll()
-        poller.register(self.tap_fd, select.POLLIN)
-        poller.register(self.sock.fileno(), select.POLLIN)
+        for fd in (self.tap_fd, self.sock.fileno(), stop_fd):
+            poller.register(fd, select.POLLIN)
         while True:
-            for fd, _event in poller.poll():
-                if fd == self.tap_fd:
-                    self.from_tap()
-                else:
-                    self.from_ports()
+            ready = {fd for fd, _event in poller.poll()}
+            if self.sock.fileno() in ready:
+                self.from_ports()
+            if self.tap_fd in ready:
+                self.from_tap()
+            if stop_fd in ready:
+                return
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -170,18 +177,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stop_fd = sigterm_wakeup_fd()
     tap_fd = open_tap(args.tap)
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     agg = Aggregator(args.mode, args.ports.split(","), tap_fd, sock, ctl)
     print("READY", flush=True)
     try:
-        agg.run()
-    except Stop:
-        pass
+        agg.run(stop_fd)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sock.close()
         ctl.close()
         os.close(tap_fd)

@@ -34,12 +34,17 @@ ICMP_ECHO_REQUEST = 8
 ICMP_ECHO_REPLY = 0
 
 
-class Stop(Exception):
-    """Raised by the SIGTERM handler to leave a blocking loop cleanly."""
+def sigterm_wakeup_fd() -> int:
+    """A fd that becomes readable when SIGTERM arrives (no exception mid-operation)."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    signal.signal(signal.SIGTERM, _ignore_signal)
+    return read_fd
 
 
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise Stop
+def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    """The handler only exists so that SIGTERM writes to the wakeup fd."""
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -105,22 +110,17 @@ def _emit(sock: socket.socket, dev: str) -> int:
 
 def cmd_capture(args: argparse.Namespace) -> int:
     """Listen on ``--dev`` until SIGTERM or ``--timeout``; frames as JSON lines."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    wakeup = sigterm_wakeup_fd()
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sock.bind((args.dev, ETH_P_ALL))  # Python applies htons() to the address
     print("READY", flush=True)
     deadline = time.monotonic() + args.timeout
-    try:
+    with sock:
         while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([sock], [], [], left)
-            if readable:
-                _emit(sock, args.dev)
-    except Stop:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _emit(sock, args.dev)  # drain what the kernel already queued
-        sock.close()
+            readable, _, _ = select.select([sock.fileno(), wakeup], [], [], left)
+            _emit(sock, args.dev)  # also drains what was queued before SIGTERM
+            if wakeup in readable:
+                break
     return 0
 
 

@@ -36,6 +36,8 @@ VMS = (Vm("vm1", VM1, "vnet0"), Vm("vm2", VM2, "vnet1"), Vm("vm3", VM3, "vnet2")
 ROAMER = "52:54:00:00:00:aa"  # a MAC that is not any NIC's own address
 UNKNOWN = "52:54:00:00:00:99"  # never used as a source: unknown unicast
 MULTICAST = "01:00:5e:01:02:03"
+STP_GROUP = "01:80:c2:00:00:00"
+LLDP_GROUP = "01:80:c2:00:00:0e"
 SIM_BRIDGE = f"{HOST}:{BRIDGE}"
 
 TOPOLOGY = """\
@@ -77,21 +79,25 @@ class BridgeCase:
     steps: tuple[Step, ...]
     ageing_time: int = 300
     learning_off: tuple[str, ...] = ()  # taps with ``learning off`` (B15)
+    hairpin: tuple[str, ...] = ()  # taps with ``hairpin on`` (B14)
     extra_macs: tuple[str, ...] = field(default=())  # more MACs whose FDB port to compare
 
     def topology_yaml(self) -> str:
         """The vnetlab topology plus the ``run:`` section rendered from the steps."""
-        ports = "[]"
-        if self.learning_off:
-            ports = "".join(
-                f"\n            - {{name: {tap}, learning: false}}" for tap in self.learning_off
-            )
-        text = TOPOLOGY.format(ageing=self.ageing_time, ports=ports)
+        options = {tap: ["learning: false"] for tap in self.learning_off}
+        for tap in self.hairpin:
+            options.setdefault(tap, []).append("hairpin: true")
+        ports = "".join(
+            f"\n            - {{name: {tap}, {', '.join(opts)}}}" for tap, opts in options.items()
+        )
+        text = TOPOLOGY.format(ageing=self.ageing_time, ports=ports or "[]")
         return text + render_run(self.steps)
 
     def run_kernel(self, lab: Lab) -> BridgeObservation:
         """Build br1 in namespaces, run the steps, observe."""
-        flags = {tap: {"learning": False} for tap in self.learning_off}
+        flags: dict[str, dict[str, bool]] = {tap: {"learning": False} for tap in self.learning_off}
+        for tap in self.hairpin:
+            flags.setdefault(tap, {})["hairpin"] = True
         bridge_lab = build_bridge_lab(lab, VMS, ageing_time=self.ageing_time, port_flags=flags)
         return observe(bridge_lab, self.steps)
 
@@ -268,4 +274,40 @@ def test_port_down_flushes_its_dynamic_entries(lab: Lab) -> None:
 
     assert kernel.fdb.dynamic == {VM2: "vnet1"}
     assert kernel.fdb.local[tap_mac(VM1)] == "vnet0"
+    case.assert_simulator_agrees(kernel)
+
+
+def test_hairpin_sends_floods_and_unicast_back_out_the_ingress_port(lab: Lab) -> None:
+    """B14/B13: with ``hairpin on`` a port may be the egress of a frame it brought in:
+    vm1 gets its own broadcast back, and unicast to a MAC learned on vnet0 is reflected."""
+    case = BridgeCase(
+        "hairpin",
+        (Send("vm1", BROADCAST), Send("vm1", BROADCAST, src=ROAMER), Send("vm1", ROAMER)),
+        hairpin=("vnet0",),
+    )
+    kernel = case.run_kernel(lab)
+
+    assert received(kernel, VM1, BROADCAST) == {"vm1": 1, "vm2": 1, "vm3": 1}
+    assert received(kernel, VM1, ROAMER) == {"vm1": 1, "vm2": 0, "vm3": 0}
+    case.assert_simulator_agrees(kernel)
+
+
+def test_ingress_admission_link_local_and_invalid_source(lab: Lab) -> None:
+    """B3.1: a frame with a multicast source MAC is dropped before learning; B3.2: with STP
+    off a BPDU address (01:80:c2:00:00:00) is flooded like multicast, while LLDP
+    (01:80:c2:00:00:0e) is not forwarded (group_fwd_mask 0)."""
+    case = BridgeCase(
+        "admission",
+        (
+            Send("vm1", BROADCAST, src=MULTICAST),
+            Send("vm1", STP_GROUP),
+            Send("vm1", LLDP_GROUP),
+        ),
+    )
+    kernel = case.run_kernel(lab)
+
+    assert MULTICAST not in kernel.fdb.dynamic
+    assert received(kernel, MULTICAST, BROADCAST) == {"vm1": 0, "vm2": 0, "vm3": 0}
+    assert received(kernel, VM1, STP_GROUP) == {"vm1": 0, "vm2": 1, "vm3": 1}
+    assert received(kernel, VM1, LLDP_GROUP) == {"vm1": 0, "vm2": 0, "vm3": 0}
     case.assert_simulator_agrees(kernel)
