@@ -6,9 +6,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import SHARED_EXAMPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import SHARED_EXAMPLE
 
 
 def vnetlab_run(path: Path) -> subprocess.CompletedProcess[str]:
@@ -26,7 +27,7 @@ def test_the_issue_example_error_is_reported_at_its_position(tmp_path: Path) -> 
     text = SHARED_EXAMPLE.read_text().replace("name: roundrobin", "name: round-robin")
     proc = vnetlab_run(write(tmp_path, text))
     assert proc.returncode == 2
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "round-robin" in l)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "round-robin" in row)
     col = text.splitlines()[line - 1].index("round-robin") + 1
     assert (f"topo.yaml:{line}:{col}: hosts.kvm1.interfaces[team1].team.runner.name: "
             "'round-robin' is not a team runner (expected one of: 'roundrobin'") in proc.stderr

@@ -237,7 +237,7 @@ def catalog_run(names: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
                    err=True)
         sys.exit(2)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in names or tuple(paths):
         result = simulate(load_topology(str(paths[name])))
         pings = [f"{s.src}->{s.replies}/{len(s.records)}"

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SHARED_EXAMPLE
 
 import vnetlab
+from conftest import SHARED_EXAMPLE
 from vnetlab.catalog import case_paths
 from vnetlab.explain.explain import Explainer
 from vnetlab.explain.render import text

@@ -103,11 +103,11 @@ expect:
 
 def test_port_down_flushes_its_dynamic_entries(run) -> None:
     """B11a: br_fdb_delete_by_port on carrier loss."""
-    result = run(three_vms(f"""
+    result = run(three_vms("""
         - at: 1s
-          send: {{from: h1, dst: ff:ff:ff:ff:ff:ff}}
+          send: {from: h1, dst: ff:ff:ff:ff:ff:ff}
         - at: 1s
-          send: {{from: h2, dst: ff:ff:ff:ff:ff:ff}}
+          send: {from: h2, dst: ff:ff:ff:ff:ff:ff}
         - at: 2s
           port-down: kvm1:tap1
     """))

@@ -11,7 +11,7 @@ from vnetlab.net.addr import (
     parse_mac,
     tap_mac,
 )
-from vnetlab.sim.time import MS, S, US, format_time, parse_duration
+from vnetlab.sim.time import MS, US, S, format_time, parse_duration
 
 
 def test_mac_round_trips_and_classifies() -> None:

@@ -182,7 +182,6 @@ class Bridge(NetDevice):
           4. broadcast/multicast: flood and pass up; unicast: local entry -> pass
              up, known -> forward, unknown -> flood
         """
-        sim = self.sim
         if port.learning:                                                        # 2
             self.fdb.update(frame.src, 0, port, port.name, frame.uid, cause)
         if port.state is PortState.LEARNING:                                     # 3

@@ -88,7 +88,7 @@ class Explainer:
     def ping(self, src: str, dst: int | None = None, seq: int | None = None) -> list[Explanation]:
         from vnetlab.net.addr import ip4_str
 
-        out = []
+        out: list[Explanation] = []
         endpoint = self.result.lab.endpoints.get(src)
         if endpoint is None:
             return out

@@ -156,22 +156,22 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     for sw_name, sw in spec.switches.items():
         switch = Switch(sim, sw_name, sw.mac_ageing_time)
         for i, port_name in enumerate(sw.ports):
-            nic = Nic(sim, sw_name, port_name, generated_mac(sw_name, port_name))
-            nic.source = locate.source(("switches", sw_name, "ports", i))
-            switch.add_port(nic)
-            lab.add_device(nic)
+            port_nic = Nic(sim, sw_name, port_name, generated_mac(sw_name, port_name))
+            port_nic.source = locate.source(("switches", sw_name, "ports", i))
+            switch.add_port(port_nic)
+            lab.add_device(port_nic)
         switch.build_logical_ports([(lag.name, lag.ports, lag.hash) for lag in sw.lags])
         lab.switches[sw_name] = switch
     for r_name, router in spec.routers.items():
         stack = Endpoint(sim, r_name, NeighParams(), router.gateway)
         lab.endpoints[r_name] = stack
         for i, riface in enumerate(router.interfaces):
-            nic = Nic(sim, r_name, riface.name, riface.mac_address)
-            nic.source = locate.source(("routers", r_name, "interfaces", i))
-            lab.add_device(nic)
-            addresses = ([(a.ip, a.prefix_length) for a in riface.ipv4.address]
-                         if riface.ipv4 is not None else [])
-            stack.add_iface(nic, addresses, neigh_params(riface.arp) if riface.arp else None)
+            router_nic = Nic(sim, r_name, riface.name, riface.mac_address)
+            router_nic.source = locate.source(("routers", r_name, "interfaces", i))
+            lab.add_device(router_nic)
+            router_addresses = ([(a.ip, a.prefix_length) for a in riface.ipv4.address]
+                                if riface.ipv4 is not None else [])
+            stack.add_iface(router_nic, router_addresses, neigh_params(riface.arp) if riface.arp else None)
 
     # -- cables --------------------------------------------------------------------------
     for i, link_spec in enumerate(spec.links):

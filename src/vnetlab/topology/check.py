@@ -176,19 +176,19 @@ def check_references(spec: TopologySpec, loc: Locator) -> tuple[list[SpecError],
                 claim_ip(ip, (*path, "ipv4", "address"), vm_name)
     all_taps: dict[tuple[str, str], str] = {}
     for (vm_name, index), tap in taps.items():
-        host = spec.vms[vm_name].host
-        if (host, tap) in all_taps:
+        vm_host = spec.vms[vm_name].host
+        if (vm_host, tap) in all_taps:
             err(("vms", vm_name, "interfaces", index, "target"),
-                f"tap '{tap}' on {host} is also used by {all_taps[(host, tap)]}")
-        all_taps[(host, tap)] = vm_name
+                f"tap '{tap}' on {vm_host} is also used by {all_taps[(vm_host, tap)]}")
+        all_taps[(vm_host, tap)] = vm_name
 
     # -- switches and routers --------------------------------------------------------------
     for sw_name, sw in spec.switches.items():
         seen: set[str] = set()
-        for i, port in enumerate(sw.ports):
-            if port in seen:
-                err(("switches", sw_name, "ports", i), f"port '{port}' is listed twice")
-            seen.add(port)
+        for i, port_name in enumerate(sw.ports):
+            if port_name in seen:
+                err(("switches", sw_name, "ports", i), f"port '{port_name}' is listed twice")
+            seen.add(port_name)
         in_lag: dict[str, str] = {}
         for i, lag in enumerate(sw.lags):
             if lag.name in seen:
@@ -213,7 +213,7 @@ def check_references(spec: TopologySpec, loc: Locator) -> tuple[list[SpecError],
             claim_mac(riface.mac_address, ("routers", r_name, "interfaces", i, "mac-address"),
                       f"{r_name}:{riface.name}")
             if riface.ipv4 is not None:
-                for j, addr in enumerate(riface.ipv4.address):
+                for addr in riface.ipv4.address:
                     claim_ip(addr.ip, ("routers", r_name, "interfaces", i, "ipv4"),
                              f"{r_name}:{riface.name}")
 
@@ -250,16 +250,16 @@ def check_references(spec: TopologySpec, loc: Locator) -> tuple[list[SpecError],
                 err((*path, kind), f"'{target}' has no cable (it is in no links: entry)")
         elif kind == "set-active-port" and action.set_active_port is not None:
             sap = action.set_active_port
-            host, _, dev = sap.device.partition(":")
-            iface = host_ifaces.get(host, {}).get(dev)
-            if not isinstance(iface, TeamInterface | BondInterface):
+            host_ref, _, dev_ref = sap.device.partition(":")
+            agg = host_ifaces.get(host_ref, {}).get(dev_ref)
+            if not isinstance(agg, TeamInterface | BondInterface):
                 err((*path, kind, "device"), f"'{sap.device}' is not a team or bond")
             else:
-                ports = ([p.name for p in iface.team.ports] if isinstance(iface, TeamInterface)
-                         else list(iface.link_aggregation.port))
-                if sap.port not in ports:
+                agg_ports = ([p.name for p in agg.team.ports] if isinstance(agg, TeamInterface)
+                             else list(agg.link_aggregation.port))
+                if sap.port not in agg_ports:
                     err((*path, kind, "port"), f"'{sap.port}' is not a port of {sap.device} "
-                        f"(its ports: {', '.join(ports)})")
+                        f"(its ports: {', '.join(agg_ports)})")
     for i, expect in enumerate(spec.expect):
         path = ("expect", i)
         if expect.ping is not None:
@@ -271,13 +271,13 @@ def check_references(spec: TopologySpec, loc: Locator) -> tuple[list[SpecError],
             if problem:
                 err((*path, "frame", "to"), problem)
         if expect.fdb is not None:
-            ports = bridge_ports(spec, expect.fdb.bridge, host_ifaces, taps)
-            if ports is None:
+            table_ports = bridge_ports(spec, expect.fdb.bridge, host_ifaces, taps)
+            if table_ports is None:
                 err((*path, "fdb", "bridge"), f"'{expect.fdb.bridge}' is neither a switch nor "
                     "a host:bridge")
-            elif expect.port is not None and expect.port not in ports:
+            elif expect.port is not None and expect.port not in table_ports:
                 err((*path, "port"), f"'{expect.port}' is not a port of {expect.fdb.bridge} "
-                    f"(its ports: {', '.join(ports)})")
+                    f"(its ports: {', '.join(table_ports)})")
     return errors, notes
 
 
