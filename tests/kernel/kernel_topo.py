@@ -132,7 +132,7 @@ class SeedLab:
         return self.switch.fdb(SWITCH_BRIDGE)
 
     def stop_aggregators(self) -> dict[str, dict[str, int]]:
-        """Stop the aggregators; their per-port counters by namespace role."""
+        """Stop the aggregators; their per-port counters, by aggregate (tap) name."""
         return {agg.tap: agg.stop() for agg in self.aggregators}
 
 
@@ -183,9 +183,7 @@ def build_seed_lab(lab: Lab, config: SeedKernelConfig) -> SeedLab:
     sw.enslave("ge3", SWITCH_BRIDGE)
 
     seed = SeedLab(lab, host, sw, vm1, gw1, config)
-    seed.aggregators.append(
-        lab.start_aggregator(host, config.aggregate, ["ens224", "ens256"], config.mode)
-    )
+    seed.aggregators.append(lab.start_aggregator(host, config.aggregate, ["ens224", "ens256"], config.mode))
     if config.switch_lag:
         seed.aggregators.append(lab.start_aggregator(sw, "po1", ["ge1", "ge2"], "hash"))
     for dev in ("ens224", "ens256"):
@@ -195,7 +193,7 @@ def build_seed_lab(lab: Lab, config: SeedKernelConfig) -> SeedLab:
     for dev in config.down_ports:
         host.set_link(dev, False)
         peer = UPLINK_PEERS[dev]  # a veth's peer loses carrier; sw1 disables the port (B11a)
-        sw.wait_until(f"{peer} carrier lost", lambda p=peer: sw.operstate(p) != "UP")
+        sw.wait_carrier_lost(peer)
     return seed
 
 
@@ -211,10 +209,7 @@ def execute(bridge_lab: BridgeLab, steps: Sequence[Step]) -> None:
         else:
             assert step.host == HOST, f"unknown host {step.host}"
             bridge_lab.host.set_link(step.dev, False)
-            bridge_lab.host.wait_until(
-                f"{step.dev} disabled",
-                lambda dev=step.dev: bridge_lab.host.port_states(BRIDGE).get(dev) == "disabled",
-            )
+            bridge_lab.host.wait_port_state(BRIDGE, step.dev, "disabled")  # B11a happens here
 
 
 @dataclass(frozen=True)
@@ -230,9 +225,7 @@ class BridgeObservation:
         return sum(1 for frame in self.received[vm] if frame == key)
 
 
-def observe(
-    bridge_lab: BridgeLab, steps: Sequence[Step], settle: float = 0.05
-) -> BridgeObservation:
+def observe(bridge_lab: BridgeLab, steps: Sequence[Step], settle: float = 0.05) -> BridgeObservation:
     """Capture on every VM NIC while ``steps`` run; then read br1's FDB."""
     captures = {name: guest.capture("eth0") for name, guest in bridge_lab.guests.items()}
     execute(bridge_lab, steps)

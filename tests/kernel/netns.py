@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,9 +234,7 @@ class Capture:
             self.frames = [Frame(r["src"], r["dst"], int(r["ethertype"])) for r in records]
         return self.frames
 
-    def count(
-        self, src: str | None = None, dst: str | None = None, ethertype: int | None = None
-    ) -> int:
+    def count(self, src: str | None = None, dst: str | None = None, ethertype: int | None = None) -> int:
         """Frames received that match every given filter (after :meth:`stop`)."""
         return sum(
             1
@@ -262,9 +260,7 @@ class AggregatorProc:
         if self.stats is None:
             out, err = _terminate(self.proc)
             if self.proc.returncode != 0:
-                raise HarnessError(
-                    f"aggregator {self.ns}:{self.tap} exited {self.proc.returncode}: {err}"
-                )
+                raise HarnessError(f"aggregator {self.ns}:{self.tap} exited {self.proc.returncode}: {err}")
             lines = [line for line in out.splitlines() if line.startswith("{")]
             self.stats = json.loads(lines[-1]) if lines else {}
         return self.stats
@@ -376,9 +372,8 @@ class Netns:
         """Operational state of ``dev`` (``UP``, ``DOWN``, ``LOWERLAYERDOWN`` ...)."""
         return str(self.ip_json("link", "show", "dev", dev)[0].get("operstate"))
 
-    def wait_until(self, what: str, predicate: object, timeout: float = 5.0) -> None:
+    def wait_until(self, what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Poll ``predicate()`` every 20 ms until true; raise with ``what`` on timeout."""
-        assert callable(predicate)
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
@@ -394,6 +389,22 @@ class Netns:
             return all(states.get(p) == "forwarding" for p in wanted)
 
         self.wait_until(f"{bridge} ports {wanted} forwarding", ready, timeout)
+
+    def wait_port_state(self, bridge: str, port: str, state: str, timeout: float = 5.0) -> None:
+        """Wait until ``port`` of ``bridge`` is in STP state ``state`` (e.g. ``disabled``)."""
+
+        def reached() -> bool:
+            return self.port_states(bridge).get(port) == state
+
+        self.wait_until(f"{bridge} port {port} {state}", reached, timeout)
+
+    def wait_carrier_lost(self, dev: str, timeout: float = 5.0) -> None:
+        """Wait until ``dev`` is no longer operationally up (e.g. its veth peer went down)."""
+
+        def lost() -> bool:
+            return self.operstate(dev) != "UP"
+
+        self.wait_until(f"{dev} carrier lost", lost, timeout)
 
     def wait_operstate(self, dev: str, state: str, timeout: float = 5.0) -> None:
         """Wait until ``dev`` reaches operstate ``state``."""
@@ -421,9 +432,7 @@ class Netns:
         _read_ready(proc, f"capture on {self.name}:{dev}")
         return Capture(self.name, dev, proc)
 
-    def ping(
-        self, dst: str, count: int = 3, interval: float = 0.2, wait: float = 1.5
-    ) -> PingResult:
+    def ping(self, dst: str, count: int = 3, interval: float = 0.2, wait: float = 1.5) -> PingResult:
         """ICMP echo from this namespace (pktool ``ping``; no ping binary needed)."""
         argv = [PYTHON, str(PKTOOL), "ping", "--dst", dst, "--count", str(count)]
         argv += ["--interval", str(interval), "--wait", str(wait)]
@@ -484,15 +493,10 @@ class Lab:
     def veth(self, a: Netns, a_dev: str, a_mac: str, b: Netns, b_dev: str, b_mac: str) -> None:
         """A veth pair ``a:a_dev`` <-> ``b:b_dev`` with the given MACs (both ends down)."""
         a.batch(
-            [
-                f"link add {a_dev} address {a_mac} type veth "
-                f"peer name {b_dev} address {b_mac} netns {b.name}"
-            ]
+            [f"link add {a_dev} address {a_mac} type veth peer name {b_dev} address {b_mac} netns {b.name}"]
         )
 
-    def start_aggregator(
-        self, ns: Netns, tap: str, ports: Sequence[str], mode: str
-    ) -> AggregatorProc:
+    def start_aggregator(self, ns: Netns, tap: str, ports: Sequence[str], mode: str) -> AggregatorProc:
         """Start an aggregator (stopped, and its exit code checked, by :meth:`close`)."""
         agg = ns.start_aggregator(tap, ports, mode)
         self.aggregators.append(agg)

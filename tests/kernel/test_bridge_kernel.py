@@ -39,6 +39,14 @@ MULTICAST = "01:00:5e:01:02:03"
 STP_GROUP = "01:80:c2:00:00:00"
 LLDP_GROUP = "01:80:c2:00:00:0e"
 SIM_BRIDGE = f"{HOST}:{BRIDGE}"
+# iproute2 bridge_slave flag -> vnetlab bridge port key (B15)
+YAML_PORT_KEY = {
+    "learning": "learning",
+    "flood": "flood",
+    "mcast_flood": "mcast-flood",
+    "bcast_flood": "bcast-flood",
+    "hairpin": "hairpin",
+}
 
 TOPOLOGY = """\
 # kvm1: br1 (STP off) with vm1..vm3 on taps vnet0..vnet2; no uplink.
@@ -78,15 +86,14 @@ class BridgeCase:
     name: str
     steps: tuple[Step, ...]
     ageing_time: int = 300
-    learning_off: tuple[str, ...] = ()  # taps with ``learning off`` (B15)
-    hairpin: tuple[str, ...] = ()  # taps with ``hairpin on`` (B14)
+    port_flags: tuple[tuple[str, str, bool], ...] = ()  # (tap, kernel flag, value), B14/B15
     extra_macs: tuple[str, ...] = field(default=())  # more MACs whose FDB port to compare
 
     def topology_yaml(self) -> str:
         """The vnetlab topology plus the ``run:`` section rendered from the steps."""
-        options = {tap: ["learning: false"] for tap in self.learning_off}
-        for tap in self.hairpin:
-            options.setdefault(tap, []).append("hairpin: true")
+        options: dict[str, list[str]] = {}
+        for tap, flag, value in self.port_flags:
+            options.setdefault(tap, []).append(f"{YAML_PORT_KEY[flag]}: {str(value).lower()}")
         ports = "".join(
             f"\n            - {{name: {tap}, {', '.join(opts)}}}" for tap, opts in options.items()
         )
@@ -95,9 +102,9 @@ class BridgeCase:
 
     def run_kernel(self, lab: Lab) -> BridgeObservation:
         """Build br1 in namespaces, run the steps, observe."""
-        flags: dict[str, dict[str, bool]] = {tap: {"learning": False} for tap in self.learning_off}
-        for tap in self.hairpin:
-            flags.setdefault(tap, {})["hairpin"] = True
+        flags: dict[str, dict[str, bool]] = {}
+        for tap, flag, value in self.port_flags:
+            flags.setdefault(tap, {})[flag] = value
         bridge_lab = build_bridge_lab(lab, VMS, ageing_time=self.ageing_time, port_flags=flags)
         return observe(bridge_lab, self.steps)
 
@@ -153,9 +160,7 @@ def received(obs: BridgeObservation, src: str, dst: str) -> dict[str, int]:
 def test_learning_each_source_on_its_ingress_port(lab: Lab) -> None:
     """B4.2/B7.5: every accepted frame's source MAC is learned on its ingress port;
     B12: a broadcast reaches every port except the ingress port."""
-    case = BridgeCase(
-        "learning", (Send("vm1", BROADCAST), Send("vm2", BROADCAST), Send("vm3", BROADCAST))
-    )
+    case = BridgeCase("learning", (Send("vm1", BROADCAST), Send("vm2", BROADCAST), Send("vm3", BROADCAST)))
     kernel = case.run_kernel(lab)
 
     assert kernel.fdb.dynamic == {VM1: "vnet0", VM2: "vnet1", VM3: "vnet2"}
@@ -187,9 +192,7 @@ def test_move_to_the_port_it_was_last_seen_on(lab: Lab) -> None:
 def test_flood_unknown_unicast_broadcast_multicast(lab: Lab) -> None:
     """B4.4/B12/B13: unknown unicast, broadcast and (no querier) multicast are flooded to
     every port but the ingress port."""
-    case = BridgeCase(
-        "flood", (Send("vm1", UNKNOWN), Send("vm1", BROADCAST), Send("vm1", MULTICAST))
-    )
+    case = BridgeCase("flood", (Send("vm1", UNKNOWN), Send("vm1", BROADCAST), Send("vm1", MULTICAST)))
     kernel = case.run_kernel(lab)
 
     for dst in (UNKNOWN, BROADCAST, MULTICAST):
@@ -239,13 +242,29 @@ def test_learning_off_port_floods_to_its_macs(lab: Lab) -> None:
     """B15: with ``learning off`` on vnet0, vm1's MAC is never learned, so unicast to it
     is flooded to every other port (B12)."""
     case = BridgeCase(
-        "learning-off", (Send("vm1", BROADCAST), Send("vm2", VM1)), learning_off=("vnet0",)
+        "learning-off", (Send("vm1", BROADCAST), Send("vm2", VM1)), port_flags=(("vnet0", "learning", False),)
     )
     kernel = case.run_kernel(lab)
 
     assert VM1 not in kernel.fdb.dynamic
     assert kernel.fdb.dynamic[VM2] == "vnet1"
     assert received(kernel, VM2, VM1) == {"vm1": 1, "vm2": 0, "vm3": 1}
+    case.assert_simulator_agrees(kernel)
+
+
+def test_flood_flags_exclude_a_port_from_floods(lab: Lab) -> None:
+    """B12: a port without ``flood`` gets no unknown unicast, without ``bcast_flood`` no
+    broadcast; ``mcast_flood`` left on, it still gets (unknown) multicast."""
+    case = BridgeCase(
+        "flood-flags",
+        (Send("vm1", UNKNOWN), Send("vm1", BROADCAST), Send("vm1", MULTICAST)),
+        port_flags=(("vnet2", "flood", False), ("vnet2", "bcast_flood", False)),
+    )
+    kernel = case.run_kernel(lab)
+
+    assert received(kernel, VM1, UNKNOWN) == {"vm1": 0, "vm2": 1, "vm3": 0}
+    assert received(kernel, VM1, BROADCAST) == {"vm1": 0, "vm2": 1, "vm3": 0}
+    assert received(kernel, VM1, MULTICAST) == {"vm1": 0, "vm2": 1, "vm3": 1}
     case.assert_simulator_agrees(kernel)
 
 
@@ -283,7 +302,7 @@ def test_hairpin_sends_floods_and_unicast_back_out_the_ingress_port(lab: Lab) ->
     case = BridgeCase(
         "hairpin",
         (Send("vm1", BROADCAST), Send("vm1", BROADCAST, src=ROAMER), Send("vm1", ROAMER)),
-        hairpin=("vnet0",),
+        port_flags=(("vnet0", "hairpin", True),),
     )
     kernel = case.run_kernel(lab)
 

@@ -277,9 +277,7 @@ def sim_mismatches(case: SeedCase, kernel: SeedObservation, sim: SimResult) -> l
     sim_br1 = {str(mac).lower(): str(port) for mac, port in sim.fdb(SIM_BR1).items()}
     found += compare(f"{SIM_BR1} dynamic FDB", kernel.br1.dynamic, sim_br1)
     found += compare(f"{SIM_BR1} port of vm1", kernel.br1_vm1, sim.fdb_port(SIM_BR1, VM1_MAC))
-    found += compare(
-        "sw1 port of gw1", kernel.sw1.dynamic.get(GW_MAC), sim.fdb_port(SWITCH, GW_MAC)
-    )
+    found += compare("sw1 port of gw1", kernel.sw1.dynamic.get(GW_MAC), sim.fdb_port(SWITCH, GW_MAC))
     if case.expected_sw1_vm1_port() is not None:  # else it depends on the rr counter
         found += compare("sw1 port of vm1", kernel.sw1_vm1, sim.fdb_port(SWITCH, VM1_MAC))
     for what, endpoint, src, dst, ethertype, exact in DELIVERIES:
@@ -291,9 +289,7 @@ def sim_mismatches(case: SeedCase, kernel: SeedObservation, sim: SimResult) -> l
 
 def assert_kernel_follows_rules(case: SeedCase, kernel: SeedObservation) -> None:
     """The emulation reproduces the rule-derived outcome (else the comparison is void)."""
-    assert outcome(kernel.ping.sent, kernel.ping.received) == (
-        "fail" if case.poisoned() else "ok"
-    ), kernel
+    assert outcome(kernel.ping.sent, kernel.ping.received) == ("fail" if case.poisoned() else "ok"), kernel
     assert kernel.br1_vm1 == case.expected_vm1_port(), kernel
     looped = kernel.count("vm1", VM1_MAC, BROADCAST, ETH_P_ARP) > 0
     assert looped == case.frames_loop_back(), kernel

@@ -136,5 +136,9 @@ class Aggregate(NetDevice):
                              cause=cause)
         port.dev.xmit(frame, cause, hops)
 
-    def txable(self) -> list[AggregatePort]:
-        return [p for p in self.ports if p.enabled and p.dev.running]
+    @staticmethod
+    def active_tx(active: AggregatePort | None, mode: str) -> tuple[AggregatePort | None, str]:
+        """TX in an active/backup mode: the active port, if it can transmit."""
+        if active is None or not active.dev.running:
+            return None, f"{mode}: no active port"
+        return active, f"{mode}: active port {active.name}"

@@ -104,10 +104,7 @@ class Bond(Aggregate):
 
     def select_tx(self, frame: Frame) -> tuple[AggregatePort | None, str]:
         if self.mode is BondMode.ACTIVE_BACKUP:
-            active = self.curr_active
-            if active is None or not active.dev.running:
-                return None, "active-backup: no active slave"
-            return active, "active-backup: curr_active_slave"
+            return self.active_tx(self.curr_active, "active-backup (curr_active_slave)")
         # bond_rr_gen_slave_id(): this_cpu_inc_return(rr_tx_counter) with
         # packets_per_slave 1, so the first frame gets slave id 1; then the
         # first slave able to transmit from id % slave_cnt (bond_get_slave_by_id)

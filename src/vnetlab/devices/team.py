@@ -91,10 +91,7 @@ class Team(Aggregate):
 
     def select_tx(self, frame: Frame) -> tuple[AggregatePort | None, str]:
         if self.runner is TeamRunner.ACTIVEBACKUP:
-            active = self.active
-            if active is None or not active.dev.running:
-                return None, "activebackup: no active port"
-            return active, "activebackup: active port"
+            return self.active_tx(self.active, "activebackup")
         # roundrobin: port_index = sent_packets++ % en_port_count, then the
         # first txable port from there (team_get_first_port_txable_rcu)
         enabled = [p for p in self.ports if p.enabled]

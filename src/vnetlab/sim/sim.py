@@ -43,6 +43,8 @@ class Sim:
         self.recording = trace != "off"         # record summary steps
         self.queue: list[tuple[Time, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = itertools.count(1)
+        self._batch: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._batch_when: Time = -1
         self._uid = 0
         self.events = 0
         self.deliveries = 0                     # frames delivered over links
@@ -56,11 +58,31 @@ class Sim:
     def schedule(self, delay: Time, fn: Callable[..., None], /, *args: Any) -> None:
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
+        self._batch_when = -1
         heapq.heappush(self.queue, (self.now + delay, next(self._seq), fn, args))
 
     def push(self, when: Time, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
-        """schedule() for the per-frame path: absolute time, args as a tuple."""
-        heapq.heappush(self.queue, (when, next(self._seq), fn, args))
+        """schedule() for the per-frame path: absolute time, args as a tuple.
+
+        Consecutive pushes for the same instant share one heap entry (a flood
+        to 24 ports is one event, not 24). This keeps the (time, seq) order
+        exactly: had they been separate entries their sequence numbers would
+        have been consecutive, so no other event could run between them; any
+        other insertion into the heap closes the batch.
+        """
+        if when == self._batch_when:
+            self._batch.append((fn, args))
+            self.events += 1            # counted as the separate event it stands for
+            return
+        batch = [(fn, args)]
+        self._batch = batch
+        self._batch_when = when
+        heapq.heappush(self.queue, (when, next(self._seq), self._run_batch, (batch,)))
+
+    @staticmethod
+    def _run_batch(batch: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
+        for fn, args in batch:      # items appended while running are run too
+            fn(*args)
 
     def timer(self, delay: Time, fn: Callable[..., None], /, *args: Any) -> Timer:
         handle = Timer()

@@ -34,6 +34,21 @@ NOUNS = {"type": "an interface type", "mode": "a bond mode", "hash": "a LAG hash
          "hwaddr-policy": "a hwaddr policy"}
 
 
+# Alternative spellings the spec accepts (spec._alias): errors follow them back.
+KEY_ALIASES = {"port": ("ports", "slaves"), "ports": ("port",), "link-aggregation": ("bond",)}
+
+
+def _raw_key(node: dict[Any, Any], key: Any) -> Any:
+    """The key as written in the file: itself, its kebab-case form, or an alias."""
+    if key in node or not isinstance(key, str):
+        return key
+    kebab = key.replace("_", "-")
+    for candidate in (kebab, *KEY_ALIASES.get(kebab, ())):
+        if candidate in node:
+            return candidate
+    return key
+
+
 class Locator:
     """Maps raw key paths to positions in the YAML text and renders them."""
 
@@ -54,13 +69,9 @@ class Locator:
                 name = item.get("name") if isinstance(item, dict) else None
                 parts.append(f"[{name}]" if isinstance(name, str) else f"[{element}]")
                 node = item
-            elif isinstance(node, dict) and element in node:
-                parts.append(f".{element}" if parts else str(element))
-                node = node[element]
-            elif isinstance(node, dict) and isinstance(element, str) and "-" not in element and \
-                    element.replace("_", "-") in node:
-                key = element.replace("_", "-")
-                parts.append(f".{key}" if parts else key)
+            elif isinstance(node, dict) and _raw_key(node, element) in node:
+                key = _raw_key(node, element)
+                parts.append(f".{key}" if parts else str(key))
                 node = node[key]
             else:
                 continue
@@ -79,9 +90,7 @@ class Locator:
                 best = (line + 1, col + 1)
                 node = node[element]
                 continue
-            key = element
-            if isinstance(node, CommentedMap) and isinstance(key, str) and key not in node:
-                key = key.replace("_", "-")
+            key = _raw_key(node, element) if isinstance(node, CommentedMap) else element
             if isinstance(node, CommentedMap) and key in node:
                 line, col = node.lc.key(key) if at_key else node.lc.value(key)
                 best = (line + 1, col + 1)

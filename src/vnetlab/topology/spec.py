@@ -59,6 +59,15 @@ Duration = Annotated[int, BeforeValidator(_duration)]
 Seconds = Annotated[int, BeforeValidator(_seconds)]
 
 
+def _alias(data: Any, canonical: str, *aliases: str) -> Any:
+    """Accept nmstate's alternative spellings of a key (``ports`` for ``port``...)."""
+    if isinstance(data, dict) and canonical not in data:
+        for alias in aliases:
+            if alias in data:
+                return {(canonical if k == alias else k): v for k, v in data.items()}
+    return data
+
+
 def _bond_mode(value: object) -> object:
     aliases = {"0": "balance-rr", "1": "active-backup", "2": "balance-xor", "3": "broadcast",
                "4": "802.3ad", "5": "balance-tlb", "6": "balance-alb", "lacp": "802.3ad"}
@@ -159,10 +168,7 @@ class BridgeConfig(Model):
     @model_validator(mode="before")
     @classmethod
     def _ports_alias(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "ports" in data and "port" not in data:
-            data = {**data, "port": data["ports"]}
-            del data["ports"]
-        return data
+        return _alias(data, "port", "ports")
 
 
 class LinuxBridgeInterface(BaseInterface):
@@ -192,10 +198,7 @@ class TeamConfig(Model):
     @model_validator(mode="before")
     @classmethod
     def _port_alias(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "port" in data and "ports" not in data:
-            data = {**data, "ports": data["port"]}
-            del data["port"]
-        return data
+        return _alias(data, "ports", "port")
 
 
 class TeamInterface(BaseInterface):
@@ -232,12 +235,7 @@ class BondConfig(Model):
     @model_validator(mode="before")
     @classmethod
     def _port_alias(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for alias in ("ports", "slaves"):
-                if alias in data and "port" not in data:
-                    data = {**data, "port": data[alias]}
-                    del data[alias]
-        return data
+        return _alias(data, "port", "ports", "slaves")
 
 
 class BondInterface(BaseInterface):
@@ -247,10 +245,7 @@ class BondInterface(BaseInterface):
     @model_validator(mode="before")
     @classmethod
     def _bond_alias(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "bond" in data and "link-aggregation" not in data:
-            data = {**data, "link-aggregation": data["bond"]}
-            del data["bond"]
-        return data
+        return _alias(data, "link-aggregation", "bond")
 
 
 Interface = Annotated[EthernetInterface | LinuxBridgeInterface | TeamInterface | BondInterface,
