@@ -37,13 +37,11 @@ import fcntl
 import json
 import os
 import select
-import signal
 import socket
 import struct
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from types import FrameType
 
 ETH_P_ALL = 0x0003
 TUNSETIFF = 0x400454CA
@@ -54,18 +52,8 @@ IFF_UP = 0x1
 IFF_RUNNING = 0x40
 MODES = ("roundrobin", "activebackup", "hash")
 
-
-def sigterm_wakeup_fd() -> int:
-    """A fd that becomes readable when SIGTERM arrives (no exception mid-operation)."""
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-    signal.set_wakeup_fd(write_fd)
-    signal.signal(signal.SIGTERM, _ignore_signal)
-    return read_fd
-
-
-def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
-    """The handler only exists so that SIGTERM writes to the wakeup fd."""
+# Run as a script beside pktool.py (sys.path[0] is this directory).
+from pktool import sigterm_wakeup_fd  # noqa: E402
 
 
 def open_tap(name: str) -> int:
