@@ -99,6 +99,30 @@ def test_type_errors_name_the_key(tmp_path: Path) -> None:
         assert expected in proc.stderr, expected
 
 
+def test_type_and_reference_errors_come_together(tmp_path: Path) -> None:
+    """A type error in one host does not hide a dangling reference elsewhere,
+    and references into the broken host are not reported as dangling."""
+    proc = vnetlab_run(write(tmp_path, """\
+        hosts:
+          kvm1:
+            interfaces:
+              - {name: e1, type: ethernet, mtu: abc}
+          kvm2:
+            interfaces:
+              - {name: br0, type: linux-bridge, bridge: {port: [{name: e9}]}}
+        vms:
+          vm1: {host: kvm1, interfaces: [{source: br0, mac: 52:54:00:00:00:01}]}
+        links:
+          - endpoints: [kvm1:e1, sw1:p1]
+        """))
+    assert proc.returncode == 2
+    assert "hosts.kvm1.interfaces[e1].mtu: 'abc' is not an integer" in proc.stderr
+    assert "bridge.port[e9].name: port 'e9' is not an interface of kvm2" in proc.stderr
+    assert "links[0].endpoints[1]: 'sw1' is not a host" in proc.stderr
+    assert "vms.vm1" not in proc.stderr and "kvm1:e1" not in proc.stderr
+    assert "3 errors" in proc.stderr
+
+
 def test_yaml_syntax_error_has_a_position(tmp_path: Path) -> None:
     proc = vnetlab_run(write(tmp_path, "hosts:\n  kvm1: [1,\n"))
     assert proc.returncode == 2 and "topo.yaml:3:1: YAML syntax" in proc.stderr

@@ -208,6 +208,8 @@ def load_topology_data(data: Any, file: str = "<data>") -> TopologySpec:
     if not isinstance(data, dict):
         raise TopologyError([SpecError(file, 1, 1, "", "the file must be a mapping "
                                        "(name:, hosts:, vms:, switches:, links:, ...)")])
+    from vnetlab.topology.check import check_references
+
     try:
         spec = TopologySpec.model_validate(data)
     except ValidationError as exc:
@@ -218,15 +220,49 @@ def load_topology_data(data: Any, file: str = "<data>") -> TopologySpec:
             if error["type"] == "union_tag_invalid":
                 loc = (*loc, "type")           # point at the bad tag, not the whole item
             errors.append(locator.error(loc, message, at_key=at_key))
+        partial, tainted = _valid_part(data)
+        if partial is not None:                # reference errors too, all at once
+            errors += check_references(partial, locator, tainted)[0]
         raise TopologyError(_sorted(errors)) from None
-    from vnetlab.topology.check import check_references
-
     problems, notes = check_references(spec, locator)
     if problems:
         raise TopologyError(_sorted(problems))
     spec._locator = locator
     spec._notes.extend(notes)
     return spec
+
+
+NODE_SECTIONS = ("hosts", "vms", "switches", "routers")
+LIST_SECTIONS = ("links", "run", "expect")
+
+
+def _valid_part(data: dict[str, Any]) -> tuple[TopologySpec | None, set[str]]:
+    """The entries of a file that are valid on their own, and the names of the
+    nodes that are not (references to those are not reported as dangling).
+    A list section with an invalid item is left out whole, so that the
+    indexes in error paths stay those of the file."""
+    keep: dict[str, Any] = {}
+    tainted: set[str] = set()
+    for key, value in data.items():
+        if key in NODE_SECTIONS and isinstance(value, dict):
+            good = {}
+            for name, item in value.items():
+                try:
+                    TopologySpec.model_validate({key: {name: item}})
+                    good[name] = item
+                except ValidationError:
+                    tainted.add(str(name))
+            keep[key] = good
+        elif key in LIST_SECTIONS:
+            try:
+                TopologySpec.model_validate({key: value})
+                keep[key] = value
+            except ValidationError:
+                tainted.add(f"<{key}>")
+    try:
+        return TopologySpec.model_validate(keep), tainted
+    except ValidationError:
+        return None, tainted
 
 
 def _sorted(errors: list[SpecError]) -> list[SpecError]:
