@@ -94,6 +94,10 @@ def _print_table(result: RunResult, title: str) -> None:
 
         console.print(f"ping {session.src} -> {ip4_str(session.dst)}: "
                       f"{len(session.records)} sent, {session.replies} replies")
+    drops = ", ".join(f"{reason} {count}" for reason, count in sorted(result.trace.drops.items())
+                      if reason != "not-for-this-host")
+    if drops:
+        console.print(f"drops: {drops}")
     for finding in result.lab.findings:
         console.print(f"[yellow]finding[/] {finding.check}: {finding.summary}")
     for note in result.spec.notes:
