@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_EXAMPLE = REPO.parent / "shared" / "examples" / "team-roundrobin.yaml"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/scenarios/golden/*.trace from the current model")
+
+
 def run_text(tmp_path: Path, text: str, seed: int = 0, trace: str = "full") -> RunResult:
     path = tmp_path / "topo.yaml"
     path.write_text(textwrap.dedent(text))
