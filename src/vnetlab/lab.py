@@ -336,7 +336,6 @@ def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full") -> RunResul
     until = spec.duration if spec.duration is not None else end + lab.default_until
     started = time.perf_counter()
     sim.run(until)
-    sim.now = max(sim.now, until) if not sim.queue else sim.now
     return RunResult(lab, seed, time.perf_counter() - started, snapshots)
 
 

@@ -106,8 +106,7 @@ class Sim:
             fn(*args)
             events += 1
         self.events += events
-        if not queue or queue[0][0] > until:
-            self.now = max(self.now, until) if queue else self.now
+        self.now = until                # time passes to the end, whether or not events remain
 
     # -- trace ----------------------------------------------------------------
     def step(self, where: str, port: str, action: Action, uid: int, note: str, fn: str,
