@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from ruamel.yaml import YAML
 
 import vnetlab
 from conftest import SHARED_EXAMPLE
@@ -44,8 +45,7 @@ def test_fixes_change_the_outcome_not_the_expectation_table() -> None:
     fixed = CASES["team-roundrobin-static-lag"].read_text()
     broken = fixed.replace("lags: [{name: po1, ports: [ge1, ge2], mode: static}]", "lags: []")
     assert broken != fixed
-    spec = vnetlab.load_topology_data(__import__("ruamel.yaml", fromlist=["YAML"]).YAML(
-        typ="safe", pure=True).load(broken), "broken")
+    spec = vnetlab.load_topology_data(YAML(typ="safe", pure=True).load(broken), "broken")
     assert not vnetlab.simulate(spec).all_expectations_hold
 
 

@@ -148,3 +148,15 @@ def test_stp_port_forwards_after_two_forward_delays(run) -> None:
     result = run(text)
     assert result.received("h2", src=H1) == 1          # only the frame sent after 4 s
     assert result.trace.drops["port-not-forwarding"] >= 1
+
+
+def test_isolated_ports_do_not_talk_to_each_other(run) -> None:
+    """B13: no delivery between two isolated ports; the skip says why."""
+    text = three_vms("""
+        - at: 1s
+          send: {from: h1, dst: ff:ff:ff:ff:ff:ff}
+    """).replace("port: []", "port: [{name: tap1, isolated: true}, {name: tap2, isolated: true}]")
+    result = run(text)
+    assert result.received("h2", src=H1) == 0 and result.received("h3", src=H1) == 1
+    skip = next(s for s in result.trace.steps if s.action == "skip" and s.port == "tap2")
+    assert skip.reason == "port-isolated"

@@ -224,8 +224,17 @@ class Bridge(NetDevice):
         if to.state is not PortState.FORWARDING:
             return DropReason.PORT_STATE
         if ingress is not None and to.isolated and ingress.isolated:
-            return DropReason.PORT_STATE
+            return DropReason.ISOLATED
         return None
+
+    @staticmethod
+    def refusal(to: BridgePort, why: DropReason) -> str:
+        """The sentence for a should_deliver() refusal."""
+        if why is DropReason.SAME_PORT:
+            return f"{to.name} is the ingress port (hairpin off)"
+        if why is DropReason.ISOLATED:
+            return f"{to.name} and the ingress port are both isolated"
+        return f"{to.name} is {to.state}"
 
     def forward(self, entry: FdbEntry[BridgePort | None], frame: Frame,
                 ingress: BridgePort | None, cause: int, hops: int) -> None:
@@ -233,15 +242,12 @@ class Bridge(NetDevice):
         to = entry.port
         assert to is not None
         why = self.should_deliver(to, ingress)
-        if why is DropReason.SAME_PORT:
-            self.drop(frame, cause, why,
-                      f"FDB says {mac_str(frame.dst)} is on ingress port {to.name}",
-                      "br_forward", "B13", port=to.name, ref=entry.step,
-                      data={"mac": mac_str(frame.dst), "port": to.name})
-            return
         if why is not None:
-            self.drop(frame, cause, why, f"FDB says {mac_str(frame.dst)} is on {to.name}, "
-                      f"which is {to.state}", "br_forward", "B13", port=to.name, ref=entry.step)
+            note = (f"FDB says {mac_str(frame.dst)} is on ingress port {to.name}"
+                    if why is DropReason.SAME_PORT else
+                    f"FDB says {mac_str(frame.dst)} is on {to.name}: {self.refusal(to, why)}")
+            self.drop(frame, cause, why, note, "br_forward", "B13", port=to.name, ref=entry.step,
+                      data={"mac": mac_str(frame.dst), "port": to.name})
             return
         sim = self.sim
         if sim.tracing:
@@ -253,44 +259,36 @@ class Bridge(NetDevice):
     def flood(self, frame: Frame, ingress: BridgePort | None, cause: int, hops: int, *,
               local_orig: bool) -> None:
         """br_flood() (B12): a copy to every port that should get one, in port order;
-        every port left out is recorded with its reason."""
+        every port left out is recorded with its reason. Unknown unicast needs the
+        port's ``flood`` flag; broadcast and multicast need ``bcast_flood`` /
+        ``mcast_flood`` unless the bridge itself originated the frame."""
         sim = self.sim
         tracing = sim.tracing
         dst = frame.dst
+        multicast = bool(dst & 0x0100_0000_0000)
+        flag = "bcast_flood" if dst == BROADCAST else "mcast_flood" if multicast else "flood"
+        flag_applies = not (local_orig and multicast)
         if tracing:
-            kind = ("broadcast" if dst == BROADCAST else "multicast" if dst & 0x0100_0000_0000
-                    else "unknown unicast")
+            kind = {"bcast_flood": "broadcast", "mcast_flood": "multicast"}.get(
+                flag, "unknown unicast")
             cause = sim.step(self.where, ingress.name if ingress else self.name, Action.FLOOD,
                              frame.uid, f"flooding {kind} {mac_str(dst)}", "br_flood", "B12",
                              cause=cause)
         for port in self.ports:
-            if port is ingress and not port.hairpin:
-                if tracing:
-                    sim.step(self.where, port.name, Action.SKIP, frame.uid,
-                             f"not flooded back out of ingress port {port.name}",
-                             "should_deliver", "B13", reason=DropReason.SAME_PORT, cause=cause)
-                continue
             why = self.should_deliver(port, ingress)
-            if why is None and not local_orig:
-                if dst == BROADCAST:
-                    flag_ok = port.bcast_flood
-                elif dst & 0x0100_0000_0000:
-                    flag_ok = port.mcast_flood
-                else:
-                    flag_ok = port.flood
-                if not flag_ok:
-                    if tracing:
-                        sim.step(self.where, port.name, Action.SKIP, frame.uid,
-                                 f"{port.name} has flooding of this kind turned off",
-                                 "br_flood", "B15", cause=cause)
-                    continue
-            elif why is None and local_orig and not dst & 0x0100_0000_0000 and not port.flood:
-                continue
             if why is not None:
                 if tracing:
-                    sim.step(self.where, port.name, Action.SKIP, frame.uid,
-                             f"not flooded to {port.name}: port is {port.state}",
+                    note = (f"not flooded back out of ingress port {port.name}"
+                            if why is DropReason.SAME_PORT else
+                            f"not flooded to {port.name}: {self.refusal(port, why)}")
+                    sim.step(self.where, port.name, Action.SKIP, frame.uid, note,
                              "should_deliver", "B13", reason=why, cause=cause)
+                continue
+            if flag_applies and not getattr(port, flag):
+                if tracing:
+                    sim.step(self.where, port.name, Action.SKIP, frame.uid,
+                             f"not flooded to {port.name}: {flag} off", "br_flood", "B15",
+                             cause=cause)
                 continue
             port.dev.xmit(frame, cause, hops)
 

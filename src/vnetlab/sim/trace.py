@@ -46,6 +46,7 @@ class DropReason(StrEnum):
     LOOP_DETECTED = "loop-detected"
     SAME_PORT = "fdb-says-ingress-port"            # br_forward: to == ingress port
     PORT_STATE = "port-not-forwarding"             # BR_STATE != FORWARDING
+    ISOLATED = "port-isolated"                     # both ports isolated (br_skb_isolated)
     INVALID_SRC_MAC = "invalid-source-mac"         # MAC_INVALID_SOURCE
     NO_CARRIER = "no-carrier"                      # link down / device down
     INACTIVE_PORT = "inactive-port"                # RX_HANDLER_EXACT on a bond/team port
@@ -117,6 +118,3 @@ class Trace:
             step = self.get(step.cause)
         out.reverse()
         return out
-
-    def children(self, step_id: int) -> list[Step]:
-        return [s for s in self.steps if s.cause == step_id]

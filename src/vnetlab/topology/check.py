@@ -15,6 +15,7 @@ from vnetlab.devices.team import MODELLED_RUNNERS
 from vnetlab.errors import SpecError
 from vnetlab.net.addr import ip4_str, mac_str, parse_ip4_prefix
 from vnetlab.topology.spec import (
+    ActionSpec,
     BondInterface,
     LinuxBridgeInterface,
     TeamInterface,
@@ -235,14 +236,13 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 linked[end] = i
 
     # -- scenario references -------------------------------------------------------------------
-    def touches_tainted(obj: Any) -> bool:
-        text = obj.model_dump_json(by_alias=True)
-        return any(f'"{name}' in text for name in tainted)
+    def touches_tainted(refs: list[str | None]) -> bool:
+        return any(ref is not None and ref.partition(":")[0] in tainted for ref in refs)
 
     for i, action in enumerate(spec.run):
         path = ("run", i)
         kind = action.kind
-        if touches_tainted(action):
+        if touches_tainted(action_refs(action)):
             continue
         if kind in ("ping", "garp", "send"):
             value = getattr(action, kind)
@@ -272,7 +272,9 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                         f"(its ports: {', '.join(agg_ports)})")
     for i, expect in enumerate(spec.expect):
         path = ("expect", i)
-        if touches_tainted(expect):
+        if touches_tainted([expect.ping.from_ if expect.ping else None,
+                            expect.frame.to if expect.frame else None,
+                            expect.fdb.bridge if expect.fdb else None]):
             continue
         if expect.ping is not None:
             problem = sender_problem(spec, expect.ping.from_)
@@ -291,6 +293,15 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 err((*path, "port"), f"'{expect.port}' is not a port of {expect.fdb.bridge} "
                     f"(its ports: {', '.join(table_ports)})")
     return errors, notes
+
+
+def action_refs(action: ActionSpec) -> list[str | None]:
+    """The ``node[:interface]`` names a ``run:`` action refers to."""
+    return [action.ping.from_ if action.ping else None,
+            action.garp.from_ if action.garp else None,
+            action.send.from_ if action.send else None,
+            action.link_down, action.link_up, action.port_down, action.port_up,
+            action.set_active_port.device if action.set_active_port else None]
 
 
 def vm_nic(spec: TopologySpec, ref: str) -> bool:

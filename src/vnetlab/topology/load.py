@@ -14,7 +14,6 @@ bounded (a "billion laughs" document fails fast instead of exhausting memory).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -277,15 +276,3 @@ def load_topology(path: str) -> TopologySpec:
 def locator_for(spec: TopologySpec) -> Locator:
     locator = spec.locator
     return locator if isinstance(locator, Locator) else Locator("<data>", {})
-
-
-def iter_paths(data: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every key path in ``data`` (used by tests to fuzz positions)."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield (*prefix, key)
-            yield from iter_paths(value, (*prefix, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield (*prefix, index)
-            yield from iter_paths(value, (*prefix, index))
