@@ -153,11 +153,7 @@ class Lab:
             if isinstance(agg, Team):
                 agg.set_active(port, "set by the scenario (teamdctl port set active)", root)
             elif isinstance(agg, Bond):
-                agg.curr_active = port
-                sim.step(agg.where, port.name if port else "", Action.LINK, 0,
-                         f"active slave is now {port.name if port else 'none'} (set by the "
-                         "scenario: ifenslave -c)", "bond_change_active_slave", "BD8",
-                         cause=root)
+                agg.change_active_slave(port, "set by the scenario: ifenslave -c", root)
 
 
 def describe_action(action: ActionSpec) -> str:

@@ -17,19 +17,24 @@ from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import Mac, is_link_local
 from vnetlab.net.frame import Frame
 from vnetlab.sim.sim import Sim
+from vnetlab.sim.time import Time
 from vnetlab.sim.trace import Action, DropReason
 
 
 class AggregatePort:
     """A port of a bond (the kernel's ``struct slave``) or a team (``struct team_port``)."""
 
-    __slots__ = ("dev", "enabled", "name", "prio")
+    __slots__ = ("dev", "enabled", "last_rx", "last_tx", "link_state", "name", "perm_mac", "prio")
 
     def __init__(self, dev: NetDevice) -> None:
         self.dev = dev
         self.name = dev.name
-        self.enabled = dev.running    # link monitor's view of the port
+        self.enabled = dev.running    # the link monitor's view of the port
+        self.link_state = "up" if self.enabled else "down"   # BOND_LINK_UP/FAIL/DOWN/BACK
         self.prio = 0
+        self.perm_mac = dev.mac       # slave->perm_hwaddr
+        self.last_rx: Time = -(1 << 62)
+        self.last_tx: Time = -(1 << 62)
 
 
 class Aggregate(NetDevice):
@@ -94,7 +99,7 @@ class Aggregate(NetDevice):
         return self.admin_up and any(p.enabled for p in self.ports)
 
     # -- mode hooks --------------------------------------------------------------
-    def rx_allowed(self, port: AggregatePort) -> str | None:
+    def rx_allowed(self, port: AggregatePort, frame: Frame) -> str | None:
         """None if frames received on ``port`` go up; else why not."""
         raise NotImplementedError
 
@@ -106,9 +111,21 @@ class Aggregate(NetDevice):
     rule_tx = "BD7"
 
     # -- data path ---------------------------------------------------------------
+    def recv_probe(self, port: AggregatePort, frame: Frame, cause: int) -> bool:
+        """The mode's ``recv_probe`` (ARP monitor, LACPDU, RLB learning), run on
+        every port before the inactive check; True if it consumed the frame."""
+        port.last_rx = self.sim.now
+        return False
+
+    def rx_rewrite(self, port: AggregatePort, frame: Frame) -> Frame:
+        """Mode hook: a frame delivered up may be rewritten (balance-alb, BD6.4)."""
+        return frame
+
     def handle_frame(self, dev: NetDevice, frame: Frame, cause: int, hops: int) -> None:
         port = self.port_of[dev]
-        why = self.rx_allowed(port)
+        if self.recv_probe(port, frame, cause):
+            return
+        why = self.rx_allowed(port, frame)
         if why is not None:
             if is_link_local(frame.dst):
                 dev.deliver_local(frame, cause)                  # RX_HANDLER_PASS
@@ -122,13 +139,18 @@ class Aggregate(NetDevice):
             cause = sim.step(self.where, port.name, Action.RECEIVE, frame.uid,
                              f"received on {port.name}, delivered up to {self.name}",
                              self.fn_rx, self.rule_rx, cause=cause)
-        self.receive(frame, cause, hops)                         # RX_HANDLER_ANOTHER
+        self.receive(self.rx_rewrite(port, frame), cause, hops)  # RX_HANDLER_ANOTHER
 
     def xmit(self, frame: Frame, cause: int, hops: int) -> None:
         port, why = self.select_tx(frame)
         if port is None:
             self.drop(frame, cause, DropReason.NO_TX_PORT, why, self.fn_tx, self.rule_tx)
             return
+        self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
+
+    def send_on(self, port: AggregatePort, frame: Frame, cause: int, hops: int, why: str) -> None:
+        """Hand the frame to the port's device (bond_dev_queue_xmit / team_dev_queue_xmit)."""
+        port.last_tx = self.sim.now                  # dev_trans_start(), read by ARP monitors
         sim = self.sim
         if sim.tracing:
             cause = sim.step(self.where, port.name, Action.FORWARD, frame.uid,
@@ -136,9 +158,50 @@ class Aggregate(NetDevice):
                              cause=cause)
         port.dev.xmit(frame, cause, hops)
 
+    def tx_rewrite(self, port: AggregatePort, frame: Frame) -> Frame:
+        """Mode hook: balance-tlb/alb rewrite the source MAC on non-active ports (BD11)."""
+        return frame
+
     @staticmethod
     def active_tx(active: AggregatePort | None, mode: str) -> tuple[AggregatePort | None, str]:
         """TX in an active/backup mode: the active port, if it can transmit."""
         if active is None or not active.dev.running:
             return None, f"{mode}: no active port"
         return active, f"{mode}: active port {active.name}"
+
+    # -- peer notification ----------------------------------------------------------
+    def own_ipv4(self) -> list[int]:
+        """IPv4 addresses configured on this very device (not on a bridge above it)."""
+        stack = self.stack
+        iface = getattr(stack, "iface_of", {}).get(self) if stack is not None else None
+        return [addr for addr, _ in iface.addresses] if iface is not None else []
+
+    def notify_peers(self, count: int, spacing: Time, fn: str, rule: str, cause: int = 0) -> None:
+        """NETDEV_NOTIFY_PEERS raised ``count`` times ``spacing`` apart: the IPv4
+        stack sends a gratuitous ARP for each address on this device
+        (inetdev_event -> inetdev_send_gratuitous_arp). Under a bridge the
+        device has no address and the bridge does not relay the event, so
+        nothing is sent for the bridge's IP or any VM MAC (BD14, T5)."""
+        if count <= 0:
+            return
+        addresses = self.own_ipv4()
+        if not addresses:
+            above = f" (it is a port of {self.upper.name}, which does not relay the event)" \
+                if self.upper is not None else ""
+            self.sim.step(self.where, self.name, Action.NOTE, 0,
+                          f"NETDEV_NOTIFY_PEERS on {self.name}: it has no IPv4 address{above}, so "
+                          "no gratuitous ARP is sent; switches keep VM MACs on the old port "
+                          "until those MACs transmit again", fn, rule, cause=cause)
+            return
+        for i in range(count):
+            self.sim.schedule(i * spacing, self._send_garps, addresses, fn, rule, cause)
+
+    def _send_garps(self, addresses: list[int], fn: str, rule: str, cause: int) -> None:
+        from vnetlab.net.frame import gratuitous_arp
+
+        for addr in addresses:
+            frame = gratuitous_arp(self.sim.new_uid(), self.mac, addr)
+            step = self.sim.step(self.where, self.name, Action.TRANSMIT, frame.uid,
+                                 f"NETDEV_NOTIFY_PEERS: sent {frame.payload.describe()}",
+                                 "inetdev_send_gratuitous_arp", rule, cause=cause)
+            self.xmit(frame, step, 0)

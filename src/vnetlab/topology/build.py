@@ -12,16 +12,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from vnetlab.devices.bond import Bond
+from vnetlab.devices.bond import Bond, BondParams
 from vnetlab.devices.bridge import Bridge, BridgePort
 from vnetlab.devices.endpoint import Endpoint, NeighParams
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
 from vnetlab.devices.switch import Switch
-from vnetlab.devices.team import Team
+from vnetlab.devices.team import LinkWatch, Team, TeamParams, TeamPortParams
 from vnetlab.lab import Lab
 from vnetlab.net.addr import Mac, parse_ip4_prefix, tap_mac
 from vnetlab.sim.sim import Sim
-from vnetlab.sim.time import MS, S
+from vnetlab.sim.time import S
 from vnetlab.topology.check import tap_names
 from vnetlab.topology.load import locator_for
 from vnetlab.topology.spec import (
@@ -29,6 +29,7 @@ from vnetlab.topology.spec import (
     BondInterface,
     BridgePortSpec,
     EthernetInterface,
+    LinkWatchSpec,
     LinuxBridgeInterface,
     TeamInterface,
     TopologySpec,
@@ -62,6 +63,42 @@ def apply_port_flags(port: BridgePort, spec: BridgePortSpec) -> None:
     port.isolated = spec.isolated
 
 
+def bond_params(iface: BondInterface) -> BondParams:
+    agg = iface.link_aggregation
+    o = agg.options
+    return BondParams(
+        mode=agg.mode, miimon=o.miimon, updelay=o.updelay, downdelay=o.downdelay,
+        arp_interval=o.arp_interval, arp_ip_target=tuple(o.arp_ip_target),
+        arp_validate=o.arp_validate, arp_missed_max=o.arp_missed_max, primary=o.primary,
+        primary_reselect=o.primary_reselect, fail_over_mac=o.fail_over_mac,
+        xmit_hash_policy=o.xmit_hash_policy, packets_per_slave=o.packets_per_slave,
+        lacp_rate=o.lacp_rate, lacp_active=o.lacp_active, ad_select=o.ad_select,
+        ad_actor_sys_prio=o.ad_actor_sys_prio, ad_user_port_key=o.ad_user_port_key,
+        min_links=o.min_links, all_slaves_active=o.all_slaves_active,
+        num_grat_arp=o.num_grat_arp, peer_notif_delay=o.peer_notif_delay,
+        lp_interval=o.lp_interval * S, tlb_dynamic_lb=o.tlb_dynamic_lb)
+
+
+def link_watch(spec: LinkWatchSpec) -> LinkWatch:
+    return LinkWatch(name=spec.name, delay_up=spec.delay_up, delay_down=spec.delay_down,
+                     interval=spec.interval, init_wait=spec.init_wait, missed_max=spec.missed_max,
+                     source_host=spec.source_host or 0, target_host=spec.target_host or 0,
+                     validate_active=spec.validate_active,
+                     validate_inactive=spec.validate_inactive, send_always=spec.send_always)
+
+
+def team_params(iface: TeamInterface) -> TeamParams:
+    team = iface.team
+    runner = team.runner
+    return TeamParams(
+        runner=runner.name, hwaddr_policy=runner.hwaddr_policy, tx_hash=tuple(runner.tx_hash),
+        link_watch=link_watch(team.link_watch) if team.link_watch else LinkWatch(),
+        notify_peers_count=team.notify_peers.count,
+        notify_peers_interval=team.notify_peers.interval, active=runner.active,
+        fast_rate=runner.fast_rate, sys_prio=runner.sys_prio, min_ports=runner.min_ports,
+        agg_select_policy=runner.agg_select_policy)
+
+
 def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     sim = Sim(seed, trace)
     lab = Lab(spec, sim)
@@ -82,11 +119,9 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                              forward_delay=options.stp.forward_delay)
                 lab.bridges[f"{host_name}:{iface.name}"] = dev
             elif isinstance(iface, TeamInterface):
-                dev = Team(sim, host_name, iface.name, iface.mac_address, iface.team.runner.name)
+                dev = Team(sim, host_name, iface.name, iface.mac_address, team_params(iface))
             else:
-                agg = iface.link_aggregation
-                dev = Bond(sim, host_name, iface.name, iface.mac_address, agg.mode,
-                           miimon=agg.options.miimon * MS, primary=agg.options.primary)
+                dev = Bond(sim, host_name, iface.name, iface.mac_address, bond_params(iface))
             dev.source = locate.source(("hosts", host_name, "interfaces", i))
             created[iface.name] = dev
             lab.add_device(dev)
@@ -95,7 +130,10 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                 team = created[iface.name]
                 assert isinstance(team, Team)
                 for tport in iface.team.ports:
-                    team.enslave(created[tport.name]).prio = tport.prio
+                    team.add_port(created[tport.name], TeamPortParams(
+                        prio=tport.prio, sticky=tport.sticky, lacp_prio=tport.lacp_prio,
+                        lacp_key=tport.lacp_key,
+                        link_watch=link_watch(tport.link_watch) if tport.link_watch else None))
             elif isinstance(iface, BondInterface):
                 bond = created[iface.name]
                 assert isinstance(bond, Bond)

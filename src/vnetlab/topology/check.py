@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from vnetlab.devices.bond import MODELLED_MODES
-from vnetlab.devices.team import MODELLED_RUNNERS
+from vnetlab.devices.bond import BondMode
+from vnetlab.devices.team import TeamRunner
 from vnetlab.errors import SpecError
 from vnetlab.net.addr import ip4_str, mac_str, parse_ip4_prefix
 from vnetlab.topology.spec import (
@@ -132,19 +132,24 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
 
         for i, iface in enumerate(host.interfaces):
             if isinstance(iface, TeamInterface):
-                if iface.team.runner.name not in MODELLED_RUNNERS:
-                    err((*base, i, "team", "runner", "name"),
-                        f"team runner '{iface.team.runner.name}' is not modelled yet (modelled: "
-                        f"{', '.join(MODELLED_RUNNERS)})")
+                if iface.team.runner.name is TeamRunner.LACP:
+                    err((*base, i, "team", "runner", "name"), "team runner 'lacp' is not modelled yet")
                 for j, port in enumerate(iface.team.ports):
                     enslave(port.name, iface.name, (*base, i, "team", "ports", j, "name"))
             elif isinstance(iface, BondInterface):
-                if iface.link_aggregation.mode not in MODELLED_MODES:
-                    err((*base, i, "link-aggregation", "mode"),
-                        f"bond mode '{iface.link_aggregation.mode}' is not modelled yet "
-                        f"(modelled: {', '.join(MODELLED_MODES)})")
-                for j, port_name in enumerate(iface.link_aggregation.port):
+                bond_cfg = iface.link_aggregation
+                if bond_cfg.mode is BondMode.LACP:
+                    err((*base, i, "link-aggregation", "mode"), "bond mode 802.3ad is not modelled yet")
+                for j, port_name in enumerate(bond_cfg.port):
                     enslave(port_name, iface.name, (*base, i, "link-aggregation", "port", j))
+                primary = bond_cfg.options.primary
+                if primary is not None and primary not in bond_cfg.port:
+                    err((*base, i, "link-aggregation", "options", "primary"),
+                        f"primary '{primary}' is not a port of bond {iface.name}")
+                elif primary is not None and bond_cfg.mode not in (
+                        BondMode.ACTIVE_BACKUP, BondMode.BALANCE_TLB, BondMode.BALANCE_ALB):
+                    notes.append(f"{loc.render((*base, i, 'link-aggregation', 'options', 'primary'))}"
+                                 f": primary has no effect in mode {bond_cfg.mode}")
             elif isinstance(iface, LinuxBridgeInterface):
                 vm_taps = {t for (vm, k), t in taps.items() if spec.vms[vm].host == host_name
                            and spec.vms[vm].interfaces[k].source == iface.name}
