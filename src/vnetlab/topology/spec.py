@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from vnetlab.devices.bond import BondMode
 from vnetlab.devices.switch import LagHash
 from vnetlab.devices.team import TeamRunner
+from vnetlab.devices.xmit_hash import XmitHashPolicy
 from vnetlab.net.addr import parse_ip4, parse_ip4_prefix, parse_mac
 from vnetlab.sim.time import parse_duration
 
@@ -176,24 +177,109 @@ class LinuxBridgeInterface(BaseInterface):
     bridge: BridgeConfig = BridgeConfig()
 
 
+def _ms(value: object) -> int:
+    """teamd and bonding write intervals as integer milliseconds."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a number of milliseconds")
+    number = int(value) if isinstance(value, int) or value.strip().isdigit() else None
+    if number is None:
+        return parse_duration(value)
+    if number < 0:
+        raise ValueError(f"{value!r} is negative")
+    return number * 1_000_000
+
+
+Millis = Annotated[int, BeforeValidator(_ms)]
+
+
+class LinkWatchSpec(Model):
+    """teamd ``link_watch`` (teamd.conf(5), T7): ethtool or arp_ping."""
+
+    name: Literal["ethtool", "arp_ping", "nsna_ping"] = "ethtool"
+    delay_up: Millis = 0
+    delay_down: Millis = 0
+    interval: Millis = 1_000_000_000
+    init_wait: Millis = 0
+    missed_max: Annotated[int, Field(ge=0, le=1000)] = 3
+    source_host: Ip | None = None
+    target_host: Ip | None = None
+    validate_active: bool = False
+    validate_inactive: bool = False
+    send_always: bool = False
+    vlanid: int | None = None
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> LinkWatchSpec:
+        if self.name == "arp_ping" and self.target_host is None:
+            raise ValueError("link_watch arp_ping needs target_host")
+        if self.name == "nsna_ping":
+            raise ValueError("link_watch nsna_ping (IPv6) is not modelled; use ethtool or arp_ping")
+        return self
+
+
+def _one_watch(value: object) -> object:
+    """teamd accepts one watcher or a list; vnetlab models one per port."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError("several link watchers on one port are not modelled; give one")
+        return value[0]
+    return value
+
+
+OneWatch = Annotated[LinkWatchSpec | None, BeforeValidator(_one_watch)]
+
+
 class TeamPortSpec(Model):
     name: str
     prio: int = 0
-    sticky: bool | None = None
-    link_watch: Any = None
+    sticky: bool = False
+    lacp_prio: Annotated[int, Field(ge=0, le=65535)] = 255
+    lacp_key: Annotated[int, Field(ge=0, le=65535)] = 0
+    link_watch: OneWatch = None
+    queue_id: int | None = None
+
+
+def _tx_hash(value: object) -> object:
+    from vnetlab.devices.xmit_hash import TEAMD_TX_HASH_FIELDS
+
+    if isinstance(value, list):
+        for item in value:
+            if item not in TEAMD_TX_HASH_FIELDS:
+                raise ValueError(f"unknown tx_hash field {item!r} (teamd knows: "
+                                 f"{', '.join(TEAMD_TX_HASH_FIELDS)})")
+    return value
+
+
+class TxBalancerSpec(Model):
+    name: Literal["basic"] = "basic"
+    balancing_interval: int = 50
 
 
 class TeamRunnerSpec(Model):
     name: TeamRunner = TeamRunner.ROUNDROBIN      # teamd's default (T1)
-    hwaddr_policy: Literal["same_all", "by_active", "only_active"] | None = None
-    tx_hash: Any = None
-    tx_balancer: Any = None
+    hwaddr_policy: Literal["same_all", "by_active", "only_active"] = "same_all"
+    tx_hash: Annotated[list[str], BeforeValidator(_tx_hash)] = ["eth", "ipv4", "ipv6"]
+    tx_balancer: TxBalancerSpec | None = None
+    # lacp runner (teamd.conf(5), T6)
+    active: bool = True
+    fast_rate: bool = False
+    sys_prio: Annotated[int, Field(ge=0, le=65535)] = 65535
+    min_ports: Annotated[int, Field(ge=1, le=255)] = 1
+    agg_select_policy: Literal["lacp_prio", "lacp_prio_stable", "bandwidth", "count",
+                               "port_config"] = "lacp_prio"
+
+
+class NotifyPeersSpec(Model):
+    count: Annotated[int, Field(ge=0, le=255)] | None = None
+    interval: Millis = 0
 
 
 class TeamConfig(Model):
     ports: list[TeamPortSpec] = []
     runner: TeamRunnerSpec = TeamRunnerSpec()
-    link_watch: Any = None
+    link_watch: OneWatch = None
+    notify_peers: NotifyPeersSpec = NotifyPeersSpec()
+    mcast_rejoin: Any = None
 
     @model_validator(mode="before")
     @classmethod
@@ -206,19 +292,79 @@ class TeamInterface(BaseInterface):
     team: TeamConfig
 
 
+def _numbered(*names: str) -> Any:
+    """Bonding options take a name or its number (``mode=4``, ``lacp_rate=1``)."""
+    def convert(value: object) -> object:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            index = int(value)
+            if 0 <= index < len(names):
+                return names[index]
+            raise ValueError(f"{value} is not one of 0-{len(names) - 1} ({', '.join(names)})")
+        return value
+    return BeforeValidator(convert)
+
+
+def _on_off(value: object) -> object:
+    if isinstance(value, str) and value.lower() in ("on", "off", "0", "1"):
+        return value.lower() in ("on", "1")
+    return value
+
+
+def _targets(value: object) -> object:
+    """``arp_ip_target`` as a list or the kernel's comma-separated string."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+OnOff = Annotated[bool, BeforeValidator(_on_off)]
+
+
 class BondOptions(Model):
+    """bonding driver options with the driver's defaults (BD1); keys as in
+    sysfs/nmstate (``miimon``, ``xmit_hash_policy``); times in milliseconds
+    except ``lp_interval`` (seconds)."""
+
     model_config = ConfigDict(extra="forbid", alias_generator=None, populate_by_name=True,
                               frozen=True)
-    miimon: int = 100
+    miimon: Millis = 100_000_000
+    updelay: Millis = 0
+    downdelay: Millis = 0
+    arp_interval: Millis = 0
+    arp_ip_target: Annotated[list[Ip], BeforeValidator(_targets)] = []
+    arp_validate: Annotated[Literal["none", "active", "backup", "all", "filter",
+                                    "filter_active", "filter_backup"],
+                            _numbered("none", "active", "backup", "all", "filter",
+                                      "filter_active", "filter_backup")] = "none"
+    arp_all_targets: Annotated[Literal["any", "all"], _numbered("any", "all")] = "any"
+    arp_missed_max: Annotated[int, Field(ge=1, le=255)] = 2
     primary: str | None = None
-    updelay: int | None = None
-    downdelay: int | None = None
-    arp_interval: int | None = None
-    arp_ip_target: Any = None
-    xmit_hash_policy: str | None = None
-    lacp_rate: str | None = None
-    fail_over_mac: str | None = None
-    all_slaves_active: int | None = None
+    primary_reselect: Annotated[Literal["always", "better", "failure"],
+                                _numbered("always", "better", "failure")] = "always"
+    fail_over_mac: Annotated[Literal["none", "active", "follow"],
+                             _numbered("none", "active", "follow")] = "none"
+    xmit_hash_policy: Annotated[XmitHashPolicy, _numbered(
+        "layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")] = \
+        XmitHashPolicy.LAYER2
+    packets_per_slave: Annotated[int, Field(ge=0, le=65535)] = 1
+    lacp_rate: Annotated[Literal["slow", "fast"], _numbered("slow", "fast")] = "slow"
+    lacp_active: OnOff = True
+    ad_select: Annotated[Literal["stable", "bandwidth", "count"],
+                         _numbered("stable", "bandwidth", "count")] = "stable"
+    ad_actor_sys_prio: Annotated[int, Field(ge=1, le=65535)] = 65535
+    ad_user_port_key: Annotated[int, Field(ge=0, le=1023)] = 0
+    ad_actor_system: Mac | None = None
+    min_links: Annotated[int, Field(ge=0)] = 0
+    all_slaves_active: OnOff = False
+    num_grat_arp: Annotated[int, Field(ge=0, le=255)] = 1
+    num_unsol_na: Annotated[int, Field(ge=0, le=255)] = 1
+    peer_notif_delay: Millis = 0
+    lp_interval: Annotated[int, Field(ge=1, le=0x7FFFFFFF)] = 1
+    tlb_dynamic_lb: OnOff = True
+    resend_igmp: Annotated[int, Field(ge=0, le=255)] = 1
+    use_carrier: OnOff = True
 
 
 def _port_names(value: object) -> object:
@@ -236,6 +382,21 @@ class BondConfig(Model):
     @classmethod
     def _port_alias(cls, data: Any) -> Any:
         return _alias(data, "port", "ports", "slaves")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BondConfig:
+        """The combinations the driver refuses (bond_check_params, bond_options.c)."""
+        opts = self.options
+        if opts.arp_interval:
+            if self.mode in (BondMode.LACP, BondMode.BALANCE_TLB, BondMode.BALANCE_ALB):
+                raise ValueError(f"options.arp_interval: ARP monitoring cannot be used with mode "
+                                 f"{self.mode} (use miimon)")
+            if not opts.arp_ip_target:
+                raise ValueError("options.arp_interval needs options.arp_ip_target (the "
+                                 "addresses the ARP monitor probes)")
+        if not opts.tlb_dynamic_lb and self.mode is not BondMode.BALANCE_TLB:
+            raise ValueError("options.tlb_dynamic_lb applies to mode balance-tlb only")
+        return self
 
 
 class BondInterface(BaseInterface):
@@ -306,16 +467,64 @@ class VmSpec(Model):
 # -- the outside: switches, routers, links -----------------------------------------------
 
 class LagSpec(Model):
+    """A port-channel: ``static`` ("mode on", S3) or ``lacp`` (802.1AX, S4/S5)."""
+
     name: str
     ports: list[str]
-    mode: Literal["static"] = "static"
+    mode: Literal["static", "lacp"] = "static"
     hash: LagHash = LagHash.SRC_DST_MAC
+    # LACP only (S4, S5): the switch's LACP mode and rate, and what a member
+    # whose far end never speaks LACP does: forward as an individual port
+    # (NX-OS 5000, many campus switches) or stay suspended (NX-OS 7000/9000
+    # ``lacp suspend-individual``)
+    lacp_mode: Literal["active", "passive"] = "active"
+    lacp_rate: Literal["slow", "fast"] = "slow"
+    lacp_fallback: Literal["individual", "suspend"] = "individual"
+    system_priority: Annotated[int, Field(ge=0, le=65535)] = 32768
+
+
+class MacMoveSpec(Model):
+    """MAC-move (flap) detection (S6): ``log`` only reports (Cisco
+    MACFLAP_NOTIF), ``block-port`` err-disables the port a MAC moved to once
+    it moved ``threshold`` times within ``window`` (Huawei's default: 10)."""
+
+    action: Literal["none", "log", "block-port"] = "none"
+    threshold: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+    window: Duration = 10_000_000_000
+    recovery: Duration | None = None        # errdisable recovery interval; None: stays down
+
+
+class PortSecuritySpec(Model):
+    """Port security (S7): at most ``max-macs`` source MACs per port; the
+    violation mode decides what happens to the next one."""
+
+    max_macs: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    violation: Literal["shutdown", "restrict", "protect"] = "shutdown"
+
+
+class SwitchPortConfig(Model):
+    """Per-port settings (``port-config: {ge1: {...}}``)."""
+
+    stp_edge: bool | None = None            # None: the switch's ``stp.edge-default``
+    port_security: PortSecuritySpec | None = None
+
+
+class SwitchStpSpec(Model):
+    """802.1D port states after link up (S8): a non-edge port listens and learns
+    for 2 x forward-delay before it forwards; an edge (PortFast) port forwards at once."""
+
+    enabled: bool = False
+    forward_delay: Seconds = 15_000_000_000
+    edge_default: bool = False              # ``spanning-tree portfast default``
 
 
 class SwitchSpec(Model):
     ports: list[str]
     lags: list[LagSpec] = []
     mac_ageing_time: Seconds = 300_000_000_000
+    mac_move: MacMoveSpec = MacMoveSpec()
+    stp: SwitchStpSpec = SwitchStpSpec()
+    port_config: dict[str, SwitchPortConfig] = {}
 
 
 class RouterInterfaceSpec(Model):
