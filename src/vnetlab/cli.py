@@ -70,6 +70,7 @@ def main() -> None:
     vnetlab run FILE          run a topology's scenario, check its expectations
     vnetlab explain FILE      why a ping failed / why a MAC sits on a port
     vnetlab catalog           the built-in cases from the field reports
+    vnetlab matrix            which bond mode / team runner works with which switch
     """
 
 
@@ -134,11 +135,14 @@ def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json
 @click.option("--frame", "frame_uid", type=int, help="what happened to frame UID")
 @click.option("--mac", help="why this MAC sits where it does (with --table)")
 @click.option("--table", help="host:bridge or switch whose FDB --mac refers to")
+@click.option("--matrix", "matrix_cell", metavar="ROW/COLUMN",
+              help="a cell of `vnetlab matrix` (e.g. bond:balance-rr/no-lag); FILE is then the "
+                   "host file (default: the standard host)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: str | None,
             seq: int | None, frame_uid: int | None, mac: str | None, table: str | None,
-            seed: int, as_json: bool) -> None:
+            matrix_cell: str | None, seed: int, as_json: bool) -> None:
     """Why a ping failed or a frame did not arrive, step by step to the root cause.
 
     With no selector: every failed expectation (and every ping with no reply).
@@ -147,7 +151,10 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
     from vnetlab.explain.render import text
     from vnetlab.net.addr import parse_ip4, parse_mac
 
-    result = _simulate(_resolve(file, case), seed, "full")
+    if matrix_cell:
+        result = _matrix_cell_result(file, matrix_cell)
+    else:
+        result = _simulate(_resolve(file, case), seed, "full")
     explainer = Explainer(result)
     answers: list[Explanation] = []
     try:
@@ -265,3 +272,143 @@ def catalog_show(name: str) -> None:
     path = _resolve(None, name)
     with open(path, encoding="utf-8") as handle:
         click.echo(handle.read(), nl=False)
+
+
+# -- the bond-mode x switch matrix -------------------------------------------------------------
+
+BOND_MODE_NAMES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad",
+                   "balance-tlb", "balance-alb")
+
+
+def _split_names(value: str | None, known: tuple[str, ...], what: str) -> tuple[str, ...]:
+    if not value:
+        return known
+    out = []
+    for name in (v.strip() for v in value.split(",") if v.strip()):
+        if name.isdigit() and f"bond:{BOND_MODE_NAMES[int(name) % 7]}" in known:
+            name = f"bond:{BOND_MODE_NAMES[int(name)]}" if int(name) < 7 else name
+        matches = [k for k in known if k == name or k.partition(":")[2] == name]
+        if not matches:
+            click.echo(f"error: unknown {what} '{name}' (known: {', '.join(known)})", err=True)
+            sys.exit(2)
+        out += [m for m in matches if m not in out]
+    return tuple(out)
+
+
+def _matrix_host(path: str | None) -> Any:
+    from vnetlab.errors import TopologyError
+    from vnetlab.matrix import MatrixError, load_host
+
+    try:
+        return load_host(path)
+    except TopologyError as exc:
+        _fail_input(exc.errors)
+    except MatrixError as exc:
+        click.echo(f"error: {path or 'standard host'}: {exc}", err=True)
+        sys.exit(2)
+
+
+def _matrix_cell_result(path: str | None, cell: str) -> RunResult:
+    from vnetlab.matrix import COLUMNS, ROWS, simulate_cell
+
+    row, _, column = cell.rpartition("/")
+    rows = _split_names(row, ROWS, "row")
+    columns = _split_names(column, COLUMNS, "column")
+    if len(rows) != 1 or len(columns) != 1:
+        click.echo(f"error: '{cell}' names more than one cell; write ROW/COLUMN, e.g. "
+                   "bond:balance-rr/no-lag", err=True)
+        sys.exit(2)
+    data, file, target = _matrix_host(path)
+    from vnetlab.matrix import _plain
+
+    return simulate_cell(_plain(data), file, target, rows[0], columns[0])
+
+
+@main.command()
+@click.option("--topology", "topology", metavar="FILE",
+              help="your host file instead of the standard host")
+@click.option("--rows", help="comma-separated rows (bond:MODE, team:RUNNER or a bare name)")
+@click.option("--columns", help="comma-separated columns: " + ", ".join(
+    ("no-lag", "static-lag", "lacp", "lacp-suspend")))
+@click.option("--jobs", "-j", default=0, help="worker processes (0: one per CPU)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--markdown", is_flag=True)
+@click.option("--export", "export_dir", metavar="DIR",
+              help="also write each cell's topology file there (run or explain them)")
+def matrix(topology: str | None, rows: str | None, columns: str | None, jobs: int,
+           as_json: bool, markdown: bool, export_dir: str | None) -> None:
+    """Which bond mode / teamd runner works under a VM bridge with which switch.
+
+    Every cell is a simulation of the host (2 NICs, bridge, VMs, gateway behind
+    the switch) with traffic both ways; open one with
+    `vnetlab explain --matrix ROW/COLUMN`.
+    """
+    import os
+
+    from vnetlab.matrix import COLUMN_TITLES, COLUMNS, ROWS, run_matrix, to_markdown
+
+    row_names = _split_names(rows, ROWS, "row")
+    column_names = _split_names(columns, COLUMNS, "column")
+    data, file, target = _matrix_host(topology)
+    if export_dir:
+        _export_cells(data, target, row_names, column_names, export_dir)
+    from vnetlab.errors import TopologyError
+
+    try:
+        cells = run_matrix(topology, row_names, column_names,
+                           jobs=jobs or min(os.cpu_count() or 1, 4))
+    except TopologyError as exc:           # a cell the rewritten file makes invalid
+        _fail_input(exc.errors)
+    if as_json:
+        _emit_json({"host": file, "columns": {c: COLUMN_TITLES[c] for c in column_names},
+                    "cells": [c.to_json() for c in cells]})
+        return
+    if markdown:
+        click.echo(to_markdown(cells), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"works": "green", "degraded": "yellow", "broken": "red"}
+    table = Table(title=f"bond mode x switch, host {file}", title_justify="left")
+    table.add_column("aggregate")
+    for column in column_names:
+        table.add_column(COLUMN_TITLES[column])
+    by_key = {(c.row, c.column): c for c in cells}
+    for row in row_names:
+        out = [row]
+        for column in column_names:
+            c = by_key[(row, column)]
+            out.append(f"[{colour[c.verdict]}]{c.verdict}[/] {c.loss_pct:g}% loss\n"
+                       f"moves {c.switch_mac_moves}/{c.bridge_mac_moves} dups "
+                       f"{c.duplicates_to_vms}")
+        table.add_row(*out)
+    console = Console()
+    console.print(table)
+    console.print("moves = MAC moves on the switch / host bridge; dups = duplicate frames to VMs. "
+                  "Why: vnetlab explain --matrix ROW/COLUMN")
+    for c in cells:
+        if c.verdict != "works":
+            console.print(f"[{colour[c.verdict]}]{c.row} / {c.column}[/]: {c.reason}",
+                          highlight=False)
+
+
+def _export_cells(data: Any, target: Any, rows: tuple[str, ...], columns: tuple[str, ...],
+                  folder: str) -> None:
+    """Write each cell's topology (atomically: a temporary file renamed into place)."""
+    import os
+    import tempfile
+
+    from ruamel.yaml import YAML
+
+    from vnetlab.matrix import _plain, cell_data
+
+    os.makedirs(folder, exist_ok=True)
+    yaml = YAML()
+    for row in rows:
+        for column in columns:
+            name = f"{row.replace(':', '-')}--{column}.yaml"
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                yaml.dump(cell_data(_plain(data), target, row, column), handle)
+            os.replace(tmp, os.path.join(folder, name))

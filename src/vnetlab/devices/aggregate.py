@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import Mac, is_link_local
-from vnetlab.net.frame import Frame
+from vnetlab.net.frame import Frame, Ipv4
 from vnetlab.sim.sim import Sim
 from vnetlab.sim.time import Time
 from vnetlab.sim.trace import Action, DropReason
@@ -49,6 +49,11 @@ class Aggregate(NetDevice):
         self.mac_set_by_user = mac is not None
         self.ports: list[AggregatePort] = []
         self.port_of: dict[NetDevice, AggregatePort] = {}
+        # what measurements read (vnetlab matrix): the ports each (src, dst) MAC
+        # pair left on, and frames whose source MAC the mode rewrote
+        self.flow_ports: dict[tuple[Mac, Mac, int, tuple[int, int] | None], set[str]] = {}
+        self.tx_frames: dict[str, int] = {}
+        self.src_rewrites = 0
 
     # -- configuration -------------------------------------------------------
     def enslave(self, dev: NetDevice) -> AggregatePort:
@@ -146,11 +151,20 @@ class Aggregate(NetDevice):
         if port is None:
             self.drop(frame, cause, DropReason.NO_TX_PORT, why, self.fn_tx, self.rule_tx)
             return
+        packet = frame.payload
+        flow = (frame.src, frame.dst, frame.ethertype,
+                (packet.src, packet.dst) if isinstance(packet, Ipv4) else None)
+        seen = self.flow_ports.get(flow)
+        if seen is None:
+            self.flow_ports[flow] = {port.name}
+        elif port.name not in seen:
+            seen.add(port.name)
         self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
 
     def send_on(self, port: AggregatePort, frame: Frame, cause: int, hops: int, why: str) -> None:
         """Hand the frame to the port's device (bond_dev_queue_xmit / team_dev_queue_xmit)."""
         port.last_tx = self.sim.now                  # dev_trans_start(), read by ARP monitors
+        self.tx_frames[port.name] = self.tx_frames.get(port.name, 0) + 1
         sim = self.sim
         if sim.tracing:
             cause = sim.step(self.where, port.name, Action.FORWARD, frame.uid,

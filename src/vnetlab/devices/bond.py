@@ -566,6 +566,7 @@ class Bond(Aggregate):
         payload = frame.payload
         if isinstance(payload, Arp) and payload.op is ArpOp.REPLY and payload.spa in self.own_ipv4():
             payload = replace(payload, sha=port.dev.mac)
+        self.src_rewrites += 1
         self.sim.step(self.where, port.name, Action.NOTE, frame.uid,
                       f"{self.mode}: {port.name} is not the active slave: source MAC "
                       f"rewritten to {port.name}'s own", "bond_do_alb_xmit", "BD11")

@@ -29,6 +29,7 @@ from vnetlab.net.frame import (
     Icmp,
     IcmpType,
     Ipv4,
+    Lacpdu,
     Raw,
     arp_reply,
     arp_request,
@@ -152,6 +153,9 @@ class Endpoint:
         self.ping_of: dict[int, PingSession] = {}
         self.received: Counter[tuple[Mac, Mac, int]] = Counter()
         self.count_received = sim.recording
+        self.seen_uids: set[int] = set()
+        self.duplicate_frames = 0
+        self.first_duplicate = 0
 
     def add_iface(self, dev: NetDevice, addresses: list[tuple[Ip4, int]],
                   params: NeighParams | None = None) -> IpIface:
@@ -169,6 +173,13 @@ class Endpoint:
         """netif_receive_skb -> eth_type_trans (packet type) -> arp_rcv / ip_rcv."""
         if self.count_received:
             self.received[(frame.src, frame.dst, frame.ethertype)] += 1
+        uid = frame.uid
+        if uid in self.seen_uids:             # a copy of a frame this node already got
+            self.duplicate_frames += 1
+            if not self.first_duplicate:
+                self.first_duplicate = uid
+        else:
+            self.seen_uids.add(uid)
         dst = frame.dst
         if dst != dev.mac and not dst & 0x0100_0000_0000:
             if self.sim.tracing:
@@ -182,6 +193,13 @@ class Endpoint:
         if (type(payload) is Arp and payload.tpa not in self.local_ips and not self.sim.tracing
                 and payload.spa not in self.iface_of[dev].neigh):
             return              # arp_process(): not for us and no entry to update
+        if type(payload) is Lacpdu:
+            # no bond or team on this interface: nothing handles ETH_P_SLOW
+            self.sim.step(self.where, dev.name, Action.DROP, frame.uid,
+                          f"no protocol handler for ethertype 0x{frame.ethertype:04x} "
+                          "(LACP needs a bond or team on this interface)", "__netif_receive_skb_core",
+                          reason=DropReason.UNHANDLED, cause=cause)
+            return
         iface = self.iface_of.get(dev)
         if iface is None or isinstance(payload, Raw):
             if self.sim.tracing:
