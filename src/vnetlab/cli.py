@@ -95,6 +95,9 @@ def _print_table(result: RunResult, title: str) -> None:
 
         console.print(f"ping {session.src} -> {ip4_str(session.dst)}: "
                       f"{len(session.records)} sent, {session.replies} replies")
+    if result.sim.tracing:
+        for outage in result.outages():
+            console.print(outage.describe(), highlight=False, soft_wrap=True)
     drops = ", ".join(f"{reason} {count}" for reason, count in sorted(result.trace.drops.items())
                       if reason != "not-for-this-host")
     if drops:

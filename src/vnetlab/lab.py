@@ -25,8 +25,11 @@ from vnetlab.sim.sim import Sim
 from vnetlab.sim.time import Time, format_duration, format_time
 from vnetlab.sim.trace import Action
 
+INFINITE = 1 << 62
+
 if TYPE_CHECKING:
     from vnetlab.devices.netdev import Link
+    from vnetlab.explain.outage import Outage
     from vnetlab.topology.spec import ActionSpec, ExpectSpec, TopologySpec
 
 
@@ -143,6 +146,10 @@ class Lab:
             dev = self.devices[ref]
             assert isinstance(dev, LinkedDevice) and dev.link is not None
             dev.link.set_up(action.link_up is not None, root)
+        elif action.link_fault is not None or action.link_repair is not None:
+            dev = self.devices[action.link_fault or action.link_repair or ""]
+            assert isinstance(dev, LinkedDevice) and dev.link is not None
+            dev.link.set_fault(action.link_fault is not None, root)
         elif action.port_down is not None or action.port_up is not None:
             self.devices[action.port_down or action.port_up or ""].set_admin(
                 action.port_up is not None, root)
@@ -199,6 +206,7 @@ class RunResult:
         self.stats = {"deliveries": lab.sim.deliveries, "events": lab.sim.events,
                       "run_seconds": run_seconds, "end_ns": lab.sim.now}
         self._snapshots = fdb_snapshots
+        self._outages: list[Outage] | None = None
         self.expectations = [self._check(i, e) for i, e in enumerate(lab.spec.expect)]
 
     # -- questions ---------------------------------------------------------------------
@@ -238,6 +246,14 @@ class RunResult:
                    if (want_src is None or s == want_src) and (want_dst is None or d == want_dst)
                    and (ethertype is None or t == ethertype))
 
+    def outages(self) -> list[Outage]:
+        """Every run of lost probes of every ping flow, with its cause and end."""
+        if self._outages is None:
+            from vnetlab.explain.outage import outages
+
+            self._outages = outages(self)
+        return self._outages
+
     @property
     def all_expectations_hold(self) -> bool:
         return all(e.ok for e in self.expectations)
@@ -261,6 +277,22 @@ class RunResult:
                 wanted = f"{expect.replies} replies"
             what = f"ping {src} -> {ip4_str(dst)}: {wanted}"
             return ExpectationResult(index, "ping", ok, what, actual, because, line)
+        if expect.outage is not None:
+            src, dst = expect.outage.from_, expect.outage.to
+            gaps = [o for o in self.outages() if o.src == src.partition(":")[0]
+                    and o.dst == ip4_str(dst)]
+            longest = max((o.duration if o.duration is not None else INFINITE for o in gaps),
+                          default=0)
+            ok = ((expect.at_most is None or longest <= expect.at_most)
+                  and (expect.at_least is None or longest >= expect.at_least))
+            bounds = " and ".join(b for b in (
+                f"at most {format_duration(expect.at_most)}" if expect.at_most is not None else "",
+                f"at least {format_duration(expect.at_least)}" if expect.at_least is not None
+                else "") if b)
+            actual = ("no outage" if not gaps else "never recovered" if longest == INFINITE
+                      else f"longest {format_duration(longest)}")
+            return ExpectationResult(index, "outage", ok, f"outage {src} -> {ip4_str(dst)}: "
+                                     f"{bounds}", actual, because, line)
         if expect.fdb is not None:
             sel = expect.fdb
             table = self.lab.table(sel.bridge)
@@ -314,6 +346,8 @@ class RunResult:
             "drops": dict(sorted(self.trace.drops.items())),
             "findings": [f.to_json() for f in self.lab.findings],
         }
+        if self.sim.tracing:
+            out["outages"] = [o.to_json() for o in self.outages()]
         if with_trace:
             out["trace"] = [s.to_json() for s in self.trace.steps]
         return out

@@ -137,6 +137,7 @@ class Link:
         self.b = b
         self.delay = delay
         self.up = True
+        self.faulty = False          # carrier stays up, every frame is lost
         a.attach(self, b)
         b.attach(self, a)
         self.source: Source | None = None
@@ -156,6 +157,19 @@ class Link:
         self.b.notify_carrier()
 
 
+    def set_fault(self, faulty: bool, cause: int = 0) -> None:
+        """A soft failure: the link keeps carrier but frames no longer cross it
+        (a failing transceiver, a cut fibre of a pair, a blocked path). Link
+        monitors that poll carrier (miimon, ethtool) do not notice."""
+        if self.faulty == faulty:
+            return
+        self.faulty = faulty
+        self.a.faulty = self.b.faulty = faulty
+        state = "faulty: carrier stays up, frames are lost" if faulty else "repaired"
+        self.sim.step(self.a.where, self.a.name, Action.LINK, 0, f"link {self.name} {state}",
+                      "link fault", "L1", cause=cause)
+
+
 class LinkedDevice(NetDevice):
     """A device at one end of a Link: a NIC, a switch port, a tap, a VM's NIC."""
 
@@ -168,6 +182,7 @@ class LinkedDevice(NetDevice):
         self.peer_rx: Callable[[Frame, int, int], None] = self._unlinked
         self.delay: Time = 0
         self.oper_up = False        # admin up and carrier: netif_running && netif_carrier_ok
+        self.faulty = False         # the link loses frames while carrier stays up
         self.loop_limit = 1 << 30   # set by the Lab: more crossings than a loop-free path has
         self.loop_watchers: list[Callable[[LinkedDevice, Frame, int], None]] = []
 
@@ -213,6 +228,11 @@ class LinkedDevice(NetDevice):
             cause = sim.step(self.where, self.name, Action.TRANSMIT, frame.uid,
                              f"transmitted {frame.describe()}", "dev_hard_start_xmit",
                              cause=cause)
+        if self.faulty:
+            self.drop(frame, cause, DropReason.CABLE_FAULT,
+                      f"lost on the faulty link from {self.name} (carrier is up)", "link fault",
+                      "L1")
+            return
         sim.push(sim.now + self.delay, self.peer_rx, (frame, cause, hops + 1))
 
     def _unlinked(self, frame: Frame, cause: int, hops: int) -> None:

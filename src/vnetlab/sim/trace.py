@@ -49,6 +49,7 @@ class DropReason(StrEnum):
     ISOLATED = "port-isolated"                     # both ports isolated (br_skb_isolated)
     INVALID_SRC_MAC = "invalid-source-mac"         # MAC_INVALID_SOURCE
     NO_CARRIER = "no-carrier"                      # link down / device down
+    CABLE_FAULT = "cable-fault"                    # carrier up, frames lost (soft failure)
     INACTIVE_PORT = "inactive-port"                # RX_HANDLER_EXACT on a bond/team port
     NO_TX_PORT = "no-usable-port"                  # aggregate has no port to send on
     OTHERHOST = "not-for-this-host"                # PACKET_OTHERHOST at the IP stack
@@ -56,6 +57,10 @@ class DropReason(StrEnum):
     NEIGH_FAILED = "neigh-failed"                  # ARP resolution failed, queue purged
     NO_ROUTE = "no-route"
     UNHANDLED = "unhandled-protocol"
+    # physical switch (S4-S8); STP listening/learning uses PORT_STATE
+    PORT_SUSPENDED = "lag-member-not-bundled"      # LACP waiting / suspend-individual (S4, S5)
+    ERR_DISABLED = "port-err-disabled"             # mac-flap / port-security shutdown (S6, S7)
+    PORT_SECURITY = "port-security-violation"      # restrict / protect / shutdown (S7)
 
 
 # Actions a ``summary`` trace keeps.

@@ -213,6 +213,20 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                         f"port '{member}' is already in LAG '{in_lag[member]}'")
                 else:
                     in_lag[member] = lag.name
+            lacp_keys = sorted(k for k in ("lacp_mode", "lacp_rate", "lacp_fallback",
+                                           "system_priority") if k in lag.model_fields_set)
+            if lag.mode == "static" and lacp_keys:
+                err(("switches", sw_name, "lags", i, lacp_keys[0].replace("_", "-")),
+                    f"'{lacp_keys[0].replace('_', '-')}' needs 'mode: lacp' (LAG '{lag.name}' "
+                    "is static)")
+        lag_modes = {lag.name: lag.mode for lag in sw.lags}
+        for name in sw.port_config:
+            path = ("switches", sw_name, "port-config", name)
+            if name in in_lag and lag_modes.get(in_lag[name]) == "static":
+                err(path, f"'{name}' is a member of static LAG '{in_lag[name]}': configure the "
+                    "LAG instead")
+            elif name not in seen and name not in lag_modes:
+                err(path, f"'{name}' is neither a port nor a LAG of {sw_name}")
     for r_name, router in spec.routers.items():
         seen = set()
         for i, riface in enumerate(router.interfaces):
@@ -256,7 +270,7 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 err((*path, kind, "from"), problem)
             elif kind == "ping" and not endpoint_has_ip(spec, value.from_, host_ifaces):
                 err((*path, kind, "from"), f"'{value.from_}' has no IPv4 address to ping from")
-        elif kind in ("link-down", "link-up", "port-down", "port-up"):
+        elif kind in ("link-down", "link-up", "link-fault", "link-repair", "port-down", "port-up"):
             target = getattr(action, kind.replace("-", "_"))
             problem = endpoint_problem(spec, target, host_ifaces, cable=kind.startswith("link"))
             if problem:
@@ -278,13 +292,15 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
     for i, expect in enumerate(spec.expect):
         path = ("expect", i)
         if touches_tainted([expect.ping.from_ if expect.ping else None,
+                            expect.outage.from_ if expect.outage else None,
                             expect.frame.to if expect.frame else None,
                             expect.fdb.bridge if expect.fdb else None]):
             continue
-        if expect.ping is not None:
-            problem = sender_problem(spec, expect.ping.from_)
-            if problem:
-                err((*path, "ping", "from"), problem)
+        for kind, sel in (("ping", expect.ping), ("outage", expect.outage)):
+            if sel is not None:
+                problem = sender_problem(spec, sel.from_)
+                if problem:
+                    err((*path, kind, "from"), problem)
         if expect.frame is not None:
             problem = sender_problem(spec, expect.frame.to)
             if problem:
@@ -305,7 +321,8 @@ def action_refs(action: ActionSpec) -> list[str | None]:
     return [action.ping.from_ if action.ping else None,
             action.garp.from_ if action.garp else None,
             action.send.from_ if action.send else None,
-            action.link_down, action.link_up, action.port_down, action.port_up,
+            action.link_down, action.link_up, action.link_fault, action.link_repair,
+            action.port_down, action.port_up,
             action.set_active_port.device if action.set_active_port else None]
 
 
@@ -364,10 +381,11 @@ def endpoint_has_ip(spec: TopologySpec, name: str, host_ifaces: dict[str, dict[s
 
 def bridge_ports(spec: TopologySpec, ref: str, host_ifaces: dict[str, dict[str, Any]],
                  taps: dict[tuple[str, int], str]) -> list[str] | None:
-    """Port names of a switch (logical: LAG names replace members) or a host bridge."""
+    """Port names of a switch (logical: LAG names replace static members; a LACP
+    member may be an individual port of its own) or a host bridge."""
     if ref in spec.switches:
         sw = spec.switches[ref]
-        members = {m for lag in sw.lags for m in lag.ports}
+        members = {m for lag in sw.lags if lag.mode == "static" for m in lag.ports}
         return [lag.name for lag in sw.lags] + [p for p in sw.ports if p not in members]
     host, _, bridge = ref.partition(":")
     iface = host_ifaces.get(host, {}).get(bridge)

@@ -1,0 +1,123 @@
+"""Outages of ping flows: when traffic stopped, when it came back, and why.
+
+For every ping session the answered and lost probes form runs; each run of
+lost probes is an outage from the send time of its first lost probe to the
+send time of the first answered one after it (the resolution is the ping
+interval). Its cause is the explanation of the first lost probe (the decisive
+drop and the state it used, e.g. a switch FDB entry still on the old port);
+its end is what changed the path for the first answered probe: an FDB entry
+learned or moved during the gap (the VM transmitted, or a flood after a flush
+or ageing re-taught the switch), found through the ``ref`` of the decisions
+on the recovered probe's path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vnetlab.net.addr import ip4_str
+from vnetlab.sim.time import Time, format_duration, format_time
+from vnetlab.sim.trace import Action
+
+if TYPE_CHECKING:
+    from vnetlab.explain.explain import Explainer
+    from vnetlab.lab import RunResult
+
+
+@dataclass(slots=True)
+class Outage:
+    src: str
+    dst: str
+    first_lost_seq: int
+    lost: int
+    start: Time
+    end: Time | None                 # None: not recovered before the run ended
+    cause: str
+    recovery: str
+
+    @property
+    def duration(self) -> Time | None:
+        return None if self.end is None else self.end - self.start
+
+    def describe(self) -> str:
+        span = (f"{format_duration(self.end - self.start)} ({self.lost} probes lost, "
+                f"{format_time(self.start)} -> {format_time(self.end)})"
+                if self.end is not None else
+                f"from {format_time(self.start)} to the end of the run ({self.lost} probes lost)")
+        text = f"{self.src} -> {self.dst}: outage {span}\n  cause: {self.cause}"
+        return text + (f"\n  recovery: {self.recovery}" if self.recovery else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.src, "to": self.dst, "first_lost_seq": self.first_lost_seq,
+                "lost": self.lost, "start_ns": self.start, "end_ns": self.end,
+                "duration_ns": self.duration, "cause": self.cause, "recovery": self.recovery}
+
+
+def outages(result: RunResult, explainer: Explainer | None = None) -> list[Outage]:
+    from vnetlab.explain.explain import Explainer
+
+    explainer = explainer or Explainer(result)
+    out: list[Outage] = []
+    for name, endpoint in result.lab.endpoints.items():
+        for session in endpoint.pings:
+            records = session.records
+            i = 0
+            while i < len(records):
+                if records[i].reply_at is not None:
+                    i += 1
+                    continue
+                first = records[i]
+                j = i
+                while j < len(records) and records[j].reply_at is None:
+                    j += 1
+                recovered = records[j] if j < len(records) else None
+                answers = explainer.ping(name, session.dst, first.seq)
+                cause = _cause(answers[0]) if answers else "no explanation recorded"
+                recovery = _recovery(result, first.sent_at, recovered.send_step,
+                                     recovered.reply_step) if recovered is not None else ""
+                out.append(Outage(name, ip4_str(session.dst), first.seq, j - i, first.sent_at,
+                                  recovered.sent_at if recovered is not None else None, cause,
+                                  recovery))
+                i = j
+    return out
+
+
+def _cause(answer: Any) -> str:
+    decisive = answer.decisive
+    if decisive is None:
+        return str(answer.verdict)
+    text = (f"dropped at {decisive.where} ({decisive.reason}): {decisive.note} "
+            f"[{decisive.fn}, {decisive.rule}]")
+    if answer.cause_step is not None:
+        c = answer.cause_step
+        text += f"; it relied on {c.where}: {c.note} at {format_time(c.time)} [{c.rule}]"
+    return text
+
+
+def _recovery(result: RunResult, gap_start: Time, send_step: int, reply_step: int) -> str:
+    trace = result.trace
+    path = trace.chain(reply_step) if reply_step else trace.chain(send_step)
+    for step in path:
+        ref = trace.get(step.ref) if step.ref else None
+        if ref is not None and ref.action in (Action.LEARN, Action.MOVE) and ref.time >= gap_start:
+            origin = next((s for s in trace.chain(ref.id)
+                           if s.action is Action.TRANSMIT and s.uid == ref.uid), None)
+            by = f", from a frame sent by {origin.where}: {origin.note}" if origin else ""
+            return (f"{ref.where} {ref.note} at {format_time(ref.time)} (frame {ref.uid}{by}) "
+                    f"[{ref.fn}, {ref.rule}]")
+    for step in path:
+        if step.action is Action.FLOOD and "unknown unicast" in step.note:
+            cleared = [s for s in trace.steps if s.where == step.where and s.time <= step.time
+                       and s.action in (Action.FLUSH, Action.AGE)]
+            if cleared:
+                c = cleared[-1]
+                return (f"{c.where}: {c.note} at {format_time(c.time)} [{c.rule}], so it flooded "
+                        "the next frame and it reached its destination")
+            return f"{step.where} flooded it as unknown unicast"
+    changes = [s for s in trace.steps if s.action is Action.LINK and s.time >= gap_start
+               and s.time <= path[-1].time] if path else []
+    if changes:
+        c = changes[-1]
+        return f"{c.where}: {c.note} at {format_time(c.time)} [{c.fn}, {c.rule}]"
+    return ""
