@@ -5,6 +5,9 @@ bridge ``br1``; each VM is a namespace whose ``eth0`` is the guest NIC and whose
 ``kvm1`` is the libvirt tap ``vnetN`` (MAC = guest MAC with first byte ``fe``, as libvirt
 does).  A team/bond is a tap driven by :mod:`aggregator`; the physical switch is a namespace
 with a plain Linux bridge (STP off) whose ports carry the switch port names.
+
+Builders: :func:`build_bridge_lab` (br1 and VMs), :func:`build_seed_lab` (seed 000),
+:func:`build_failover_lab` (br1 over an active-backup aggregate, vm1, vm2, sw1, gw).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .netns import AggregatorProc, FdbSnapshot, Frame, Lab, Netns, PingResult
-from .scenario import Send, Step
+from .scenario import LinkDown, PortDown, Send, SetActivePort, Step
 
 HOST = "kvm1"
 BRIDGE = "br1"
@@ -25,6 +29,8 @@ TEAM_MAC = "00:50:56:a1:00:01"
 ENS256_MAC = "00:50:56:a1:00:02"
 GW_MAC = "00:1b:21:0a:0b:01"
 VM1_MAC = "52:54:00:12:34:01"
+VM2_MAC = "52:54:00:12:34:02"
+BR1_MAC = "00:50:56:a1:00:10"  # set explicitly on both sides (else: lowest port MAC, B2d)
 UPLINK_PEERS = {"ens224": "ge1", "ens256": "ge2"}  # kvm1 NIC -> sw1 port (the cables)
 
 
@@ -197,6 +203,114 @@ def build_seed_lab(lab: Lab, config: SeedKernelConfig) -> SeedLab:
     return seed
 
 
+# --------------------------------------------------------------------------- failover
+
+
+@dataclass(frozen=True)
+class FailoverKernelConfig:
+    """The active-backup failover topology: the aggregate's name and its link monitor."""
+
+    aggregate: str  # "team1" (teamd activebackup) or "bond0" (bonding active-backup)
+    link_watch_ms: float  # aggregator polling period: ~ethtool link watch (10) / miimon (100)
+
+
+FAILOVER_VMS = (
+    Vm("vm1", VM1_MAC, "vnet0", "192.168.10.21/24"),
+    Vm("vm2", VM2_MAC, "vnet1", "192.168.10.22/24"),
+)
+UPLINKS = ("ens224", "ens256")  # --ports order: ens224 is active first, ens256 next
+
+
+@dataclass
+class FailoverLab:
+    """kvm1 (br1 over an active-backup aggregate, vm1, vm2), switch sw1, gateway gw."""
+
+    lab: Lab
+    host: Netns
+    switch: Netns
+    guests: dict[str, Netns]
+    gw: Netns
+    config: FailoverKernelConfig
+    aggregator: AggregatorProc
+
+    def br1_fdb(self) -> FdbSnapshot:
+        """kvm1's br1 FDB."""
+        return self.host.fdb(BRIDGE)
+
+    def sw1_fdb(self) -> FdbSnapshot:
+        """sw1's MAC table."""
+        return self.switch.fdb(SWITCH_BRIDGE)
+
+    def node(self, name: str) -> tuple[Netns, str]:
+        """Namespace and device a frame from ``name`` leaves on (``kvm1`` = br1 itself)."""
+        if name == HOST:
+            return self.host, BRIDGE
+        if name == "gw":
+            return self.gw, "eth0"
+        return self.guests[name], "eth0"
+
+    def pull_cable(self, switch_port: str) -> tuple[float, float]:
+        """Unplug the cable at sw1's end: ``ip link set PORT down`` in sw1 (a veth cannot
+        lose carrier otherwise).  sw1 disables the port and flushes it (S2, B11a); the host
+        NIC at the other end loses carrier.  Returns monotonic times just before and after
+        the command ran: the link went down in between."""
+        before = time.monotonic()
+        self.switch.set_link(switch_port, False)
+        after = time.monotonic()
+        return before, after
+
+    def wait_failover(self, to: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait until the aggregator's link watch made ``to`` active; the state then."""
+        return self.aggregator.wait_state(f"active port {to}", lambda st: st["active"] == to, timeout)
+
+
+def execute_failover(flab: FailoverLab, step: Step) -> None:
+    """Perform one step on the failover lab; it has taken effect when this returns."""
+    if isinstance(step, Send):
+        ns, dev = flab.node(step.vm)
+        ns.send(step.dev or dev, step.dst, step.src, step.ethertype, step.count)
+    elif isinstance(step, LinkDown):
+        assert step.node == SWITCH, f"cables are pulled at the switch end, not {step.node}"
+        host_nic = next(nic for nic, port in UPLINK_PEERS.items() if port == step.iface)
+        flab.pull_cable(step.iface)
+        flab.switch.wait_port_state(SWITCH_BRIDGE, step.iface, "disabled")  # S2 flush done
+        flab.aggregator.wait_state(f"{host_nic} link down", lambda st: not st["enabled"][host_nic])
+    elif isinstance(step, SetActivePort):
+        assert step.device == f"{HOST}:{flab.config.aggregate}", step.device
+        flab.aggregator.set_active(step.port)
+    else:
+        raise NotImplementedError(f"{step} on the failover lab")
+
+
+def build_failover_lab(lab: Lab, config: FailoverKernelConfig) -> FailoverLab:
+    """The failover topology in namespaces (see tests/kernel/test_failover_kernel.py)."""
+    host = lab.netns(HOST)
+    host.add_bridge(BRIDGE, mac=BR1_MAC)
+    host.add_address(BRIDGE, "192.168.10.11/24")
+    guests = {vm.name: plug_vm(lab, host, BRIDGE, vm) for vm in FAILOVER_VMS}
+    host.add_tap(config.aggregate, TEAM_MAC)
+    host.enslave(config.aggregate, BRIDGE)
+
+    sw, sw_ports = _build_switch(lab, switch_lag=False)
+    _wire_host_uplinks(lab, host, sw, switch_lag=False)
+    gw = lab.netns("gw")
+    lab.veth(gw, "eth0", GW_MAC, sw, "ge3", "02:00:00:00:01:03")
+    gw.set_link("eth0", True)
+    gw.add_address("eth0", f"{GW_IP}/24")
+    sw.enslave("ge3", SWITCH_BRIDGE)
+
+    for dev in UPLINKS:
+        host.wait_operstate(dev, "UP")
+    agg = lab.start_aggregator(host, config.aggregate, list(UPLINKS), "activebackup", config.link_watch_ms)
+    host.wait_forwarding(BRIDGE, [*(vm.tap for vm in FAILOVER_VMS), config.aggregate])
+    sw.wait_forwarding(SWITCH_BRIDGE, sw_ports)
+    agg.wait_state(
+        "both ports enabled, ens224 active",
+        lambda st: all(st["enabled"].values()) and st["active"] == UPLINKS[0],
+    )
+    return FailoverLab(lab, host, sw, guests, gw, config, agg)
+
+
 # --------------------------------------------------------------------------- running steps
 
 
@@ -205,11 +319,13 @@ def execute(bridge_lab: BridgeLab, steps: Sequence[Step]) -> None:
     for step in steps:
         if isinstance(step, Send):
             guest = bridge_lab.guests[step.vm]
-            guest.send("eth0", step.dst, step.src, step.ethertype)
-        else:
+            guest.send("eth0", step.dst, step.src, step.ethertype, step.count)
+        elif isinstance(step, PortDown):
             assert step.host == HOST, f"unknown host {step.host}"
             bridge_lab.host.set_link(step.dev, False)
             bridge_lab.host.wait_port_state(BRIDGE, step.dev, "disabled")  # B11a happens here
+        else:
+            raise NotImplementedError(f"{step} on the bridge lab")
 
 
 @dataclass(frozen=True)

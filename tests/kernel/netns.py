@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PKTOOL = HERE / "pktool.py"
@@ -171,15 +172,33 @@ def parse_fdb(entries: list[dict[str, object]], bridge: str) -> FdbSnapshot:
 
 @dataclass(frozen=True)
 class PingResult:
-    """Outcome of :meth:`Netns.ping`."""
+    """Outcome of :meth:`Netns.ping`: counts, and per request its send time and answer."""
 
     sent: int
     received: int
+    sent_at: tuple[float, ...] = ()  # time.monotonic() of request seq 1..sent
+    replied: frozenset[int] = frozenset()  # sequence numbers answered
 
     @property
     def ok(self) -> bool:
         """Every echo request was answered."""
         return self.sent > 0 and self.received == self.sent
+
+    @property
+    def lost(self) -> list[int]:
+        """Sequence numbers (1-based) of the requests never answered."""
+        return [seq for seq in range(1, self.sent + 1) if seq not in self.replied]
+
+
+def parse_ping(out: str) -> PingResult:
+    """The JSON printed by ``pktool.py ping``."""
+    data = json.loads(out.strip().splitlines()[-1])
+    return PingResult(
+        int(data["sent"]),
+        int(data["received"]),
+        tuple(float(t) for t in data.get("sent_at", ())),
+        frozenset(int(seq) for seq in data.get("replied", ())),
+    )
 
 
 # --------------------------------------------------------------------------- processes
@@ -223,6 +242,7 @@ class Capture:
     dev: str
     proc: subprocess.Popen[str]
     frames: list[Frame] | None = None
+    times: list[float] = field(default_factory=list)  # time.monotonic() each frame was read
 
     def stop(self) -> list[Frame]:
         """Stop listening; return the frames received on the device (not sent by it)."""
@@ -232,7 +252,12 @@ class Capture:
                 raise HarnessError(f"capture on {self.ns}:{self.dev} failed: {err.strip()}")
             records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
             self.frames = [Frame(r["src"], r["dst"], int(r["ethertype"])) for r in records]
+            self.times = [float(r.get("t", 0.0)) for r in records]
         return self.frames
+
+    def frames_until(self, t: float) -> list[Frame]:
+        """Frames read no later than monotonic time ``t`` (after :meth:`stop`)."""
+        return [f for f, when in zip(self.stop(), self.times, strict=True) if when <= t]
 
     def count(self, src: str | None = None, dst: str | None = None, ethertype: int | None = None) -> int:
         """Frames received that match every given filter (after :meth:`stop`)."""
@@ -247,13 +272,57 @@ class Capture:
 
 @dataclass
 class AggregatorProc:
-    """A running :mod:`aggregator` (emulated team/bond/LAG) and its exit counters."""
+    """A running :mod:`aggregator` (emulated team/bond/LAG): control lines, exit report.
+
+    ``stats`` (per-port counters) and ``final`` (the whole exit report: counters, link and
+    active-port events with ``time.monotonic()`` timestamps, active port) are set by
+    :meth:`stop`.
+    """
 
     ns: str
     tap: str
     mode: str
     proc: subprocess.Popen[str]
     stats: dict[str, int] | None = None
+    final: dict[str, Any] | None = None
+
+    def control(self, line: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Send one control line (see aggregator.py) and return its JSON answer.
+
+        The aggregator prints nothing unsolicited between READY and its exit report, so the
+        answer is the next line on its stdout (select() is safe: nothing stays buffered).
+        """
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        answer = self.proc.stdout.readline() if readable else ""
+        if not answer.startswith("{"):
+            raise HarnessError(f"aggregator {self.ns}:{self.tap}: no answer to {line!r} ({answer!r})")
+        return dict(json.loads(answer))
+
+    def state(self) -> dict[str, Any]:
+        """Active port, enabled ports, counters and events so far."""
+        return self.control("state")
+
+    def set_active(self, port: str) -> None:
+        """Soft failover: ``port`` becomes the active port, links untouched."""
+        answer = self.control(f"active {port}")
+        if not answer.get("ok") or answer.get("active") != port:
+            raise HarnessError(f"aggregator {self.ns}:{self.tap} refused active port {port}: {answer}")
+
+    def wait_state(
+        self, what: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Poll :meth:`state` every 2 ms until ``predicate(state)``; return that state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state()
+            if predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                raise HarnessError(f"aggregator {self.ns}:{self.tap}: timed out waiting for {what}: {state}")
+            time.sleep(0.002)
 
     def stop(self) -> dict[str, int]:
         """SIGTERM the aggregator; it must exit 0 and report its per-port counters."""
@@ -262,8 +331,30 @@ class AggregatorProc:
             if self.proc.returncode != 0:
                 raise HarnessError(f"aggregator {self.ns}:{self.tap} exited {self.proc.returncode}: {err}")
             lines = [line for line in out.splitlines() if line.startswith("{")]
-            self.stats = json.loads(lines[-1]) if lines else {}
+            self.final = json.loads(lines[-1]) if lines else {}
+            self.stats = dict(self.final.get("counters", {}))
         return self.stats
+
+
+@dataclass
+class PingProc:
+    """A ``pktool.py ping`` running in the background (:meth:`Netns.start_ping`)."""
+
+    ns: str
+    dst: str
+    proc: subprocess.Popen[str]
+    timeout: float
+
+    def result(self) -> PingResult:
+        """Wait for the ping to finish; its result."""
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _terminate(self.proc)
+            raise HarnessError(f"ping {self.ns} -> {self.dst} did not finish") from None
+        if self.proc.returncode != 0:
+            raise HarnessError(f"ping {self.ns} -> {self.dst} exited {self.proc.returncode}: {err.strip()}")
+        return parse_ping(out)
 
 
 # --------------------------------------------------------------------------- one namespace
@@ -297,10 +388,12 @@ class Netns:
         """Run ``argv`` inside the namespace and return its stdout."""
         return run(["ip", "netns", "exec", self.name, *argv], timeout=timeout)
 
-    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[str]:
-        """Start ``argv`` inside the namespace; it is killed by :meth:`Lab.close`."""
+    def spawn(self, argv: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[str]:
+        """Start ``argv`` inside the namespace (``stdin``: give it a pipe); killed by
+        :meth:`Lab.close`."""
         proc = subprocess.Popen(
             ["ip", "netns", "exec", self.name, *argv],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -436,13 +529,21 @@ class Netns:
         """ICMP echo from this namespace (pktool ``ping``; no ping binary needed)."""
         argv = [PYTHON, str(PKTOOL), "ping", "--dst", dst, "--count", str(count)]
         argv += ["--interval", str(interval), "--wait", str(wait)]
-        data = json.loads(self.exec(argv, timeout=count * interval + wait + 10))
-        return PingResult(int(data["sent"]), int(data["received"]))
+        return parse_ping(self.exec(argv, timeout=count * interval + wait + 10))
 
-    def start_aggregator(self, tap: str, ports: Sequence[str], mode: str) -> AggregatorProc:
-        """Run :mod:`aggregator` on an existing ``tap`` over member ``ports``."""
-        argv = [PYTHON, str(AGGREGATOR), "--tap", tap, "--ports", ",".join(ports)]
-        proc = self.spawn([*argv, "--mode", mode])
+    def start_ping(self, dst: str, count: int, interval: float, wait: float, start_at: float) -> PingProc:
+        """:meth:`ping` in the background; the first request leaves at monotonic ``start_at``."""
+        argv = [PYTHON, str(PKTOOL), "ping", "--dst", dst, "--count", str(count)]
+        argv += ["--interval", str(interval), "--wait", str(wait), "--start-at", repr(start_at)]
+        timeout = max(0.0, start_at - time.monotonic()) + count * interval + wait + 10
+        return PingProc(self.name, dst, self.spawn(argv), timeout)
+
+    def start_aggregator(
+        self, tap: str, ports: Sequence[str], mode: str, link_watch_ms: float = 10.0
+    ) -> AggregatorProc:
+        """Run :mod:`aggregator` on an existing ``tap`` over member ``ports`` (stdin: control)."""
+        argv = [PYTHON, str(AGGREGATOR), "--tap", tap, "--ports", ",".join(ports), "--mode", mode]
+        proc = self.spawn([*argv, "--link-watch-ms", str(link_watch_ms), "--control"], stdin=True)
         _read_ready(proc, f"aggregator {self.name}:{tap}")
         return AggregatorProc(self.name, tap, mode, proc)
 
@@ -496,9 +597,11 @@ class Lab:
             [f"link add {a_dev} address {a_mac} type veth peer name {b_dev} address {b_mac} netns {b.name}"]
         )
 
-    def start_aggregator(self, ns: Netns, tap: str, ports: Sequence[str], mode: str) -> AggregatorProc:
+    def start_aggregator(
+        self, ns: Netns, tap: str, ports: Sequence[str], mode: str, link_watch_ms: float = 10.0
+    ) -> AggregatorProc:
         """Start an aggregator (stopped, and its exit code checked, by :meth:`close`)."""
-        agg = ns.start_aggregator(tap, ports, mode)
+        agg = ns.start_aggregator(tap, ports, mode, link_watch_ms)
         self.aggregators.append(agg)
         return agg
 

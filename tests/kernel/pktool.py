@@ -9,9 +9,12 @@ Subcommands (all output is JSON on stdout):
 ``send``     write crafted Ethernet frames out of a device with an AF_PACKET raw socket.
 ``capture``  print ``READY`` once the AF_PACKET listener is bound, then one JSON object per
              frame *received* on the device (``PACKET_OUTGOING`` copies are ignored) until
-             SIGTERM or ``--timeout``; the socket is drained before exiting.
+             SIGTERM or ``--timeout``; the socket is drained before exiting.  ``t`` is the
+             ``time.monotonic()`` at which the frame was read.
 ``ping``     ICMP echo over a raw IPv4 socket (no ``ping`` binary needed); prints
-             ``{"sent": n, "received": m}``.
+             ``{"sent": n, "received": m, "sent_at": [t1, ...], "replied": [seq, ...]}``
+             (``sent_at``: ``time.monotonic()`` of each request, seq 1..n; the clock is
+             system-wide); ``--start-at T`` sends the first request at monotonic time T.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def frame_record(data: bytes, addr: tuple[object, ...]) -> dict[str, object]:
         vlan = struct.unpack("!H", data[14:16])[0] & 0x0FFF
         ethertype = struct.unpack("!H", data[16:18])[0]
     return {
+        "t": time.monotonic(),  # when the listener read it (system-wide clock)
         "dst": mac_str(data[0:6]),
         "src": mac_str(data[6:12]),
         "ethertype": ethertype,
@@ -158,13 +162,17 @@ def cmd_ping(args: argparse.Namespace) -> int:
     """Send ``--count`` echo requests ``--interval`` apart, count distinct replies."""
     ident = os.getpid() & 0xFFFF
     replies: set[int] = set()
+    sent_at: list[float] = []
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
+        if args.start_at is not None:
+            time.sleep(max(0.0, args.start_at - time.monotonic()))
         start = time.monotonic()
         next_send, sent = start, 0
         deadline = start + (args.count - 1) * args.interval + args.wait
         while time.monotonic() < deadline and len(replies) < args.count:
             now = time.monotonic()
             if sent < args.count and now >= next_send:
+                sent_at.append(time.monotonic())
                 sock.sendto(echo_request(ident, sent + 1), (args.dst, 0))
                 sent += 1
                 next_send += args.interval
@@ -174,7 +182,8 @@ def cmd_ping(args: argparse.Namespace) -> int:
                 seq = parse_echo_reply(sock.recv(65535), ident)
                 if seq is not None:
                     replies.add(seq)
-    print(json.dumps({"sent": sent, "received": len(replies)}))
+    result = {"sent": sent, "received": len(replies), "sent_at": sent_at, "replied": sorted(replies)}
+    print(json.dumps(result))
     return 0
 
 
@@ -203,6 +212,7 @@ def parser() -> argparse.ArgumentParser:
     ping.add_argument("--count", type=int, default=3)
     ping.add_argument("--interval", type=float, default=0.2)
     ping.add_argument("--wait", type=float, default=1.5, help="seconds after the last request")
+    ping.add_argument("--start-at", type=float, default=None, help="time.monotonic() of the 1st request")
     ping.set_defaults(func=cmd_ping)
     return top
 

@@ -1,9 +1,9 @@
 """Scenario steps shared by both sides, their vnetlab YAML rendering, and the simulator adapter.
 
-A test lists its steps once (``Send``, ``PortDown``); the kernel side executes them in order
-(:func:`kernel_topo.execute`), the simulator side gets them as the ``run:`` section of the
-topology YAML, one step per simulated second.  Keeping a single list is what makes the two
-runs the same experiment.
+A test lists its steps once (``Send``, ``PortDown``, ``LinkDown``, ``SetActivePort``); the
+kernel side executes them in order (:mod:`kernel_topo`), the simulator side gets them as the
+``run:`` section of the topology YAML, one step per simulated second.  Keeping a single
+list is what makes the two runs the same experiment.
 """
 
 from __future__ import annotations
@@ -19,17 +19,24 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 @dataclass(frozen=True)
 class Send:
-    """A raw frame out of ``vm``'s NIC (``src`` defaults to the NIC's MAC)."""
+    """``count`` raw frames out of ``vm``'s NIC (``src`` defaults to the NIC's MAC).
+
+    ``vm`` may also be a router or a host; ``dev`` names the device when it is not the
+    node's first interface (``Send("kvm1", ..., dev="br1")``: the host bridge itself)."""
 
     vm: str
     dst: str
     src: str | None = None
     ethertype: int = TEST_ETHERTYPE
+    count: int = 1
+    dev: str | None = None
 
     def yaml(self) -> str:
         """The ``run:`` action."""
         src = f", src: {self.src}" if self.src else ""
-        return f"send: {{from: {self.vm}{src}, dst: {self.dst}, ethertype: {self.ethertype:#06x}}}"
+        count = f", count: {self.count}" if self.count != 1 else ""
+        sender = f"{self.vm}:{self.dev}" if self.dev else self.vm
+        return f"send: {{from: {sender}{src}, dst: {self.dst}, ethertype: {self.ethertype:#06x}{count}}}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,32 @@ class PortDown:
         return f"port-down: {self.host}:{self.dev}"
 
 
-Step = Send | PortDown
+@dataclass(frozen=True)
+class LinkDown:
+    """Unplug the cable at ``node:iface`` (both ends lose carrier)."""
+
+    node: str
+    iface: str
+
+    def yaml(self) -> str:
+        """The ``run:`` action."""
+        return f"link-down: {self.node}:{self.iface}"
+
+
+@dataclass(frozen=True)
+class SetActivePort:
+    """Soft failover: ``port`` becomes the active port of ``device`` (``host:aggregate``),
+    links untouched (``teamdctl ... runner.active_port``, ``ifenslave -c``)."""
+
+    device: str
+    port: str
+
+    def yaml(self) -> str:
+        """The ``run:`` action."""
+        return f"set-active-port: {{device: {self.device}, port: {self.port}}}"
+
+
+Step = Send | PortDown | LinkDown | SetActivePort
 
 
 def render_run(steps: Sequence[Step], start: int = 1) -> str:
@@ -79,6 +111,15 @@ class SimResult(Protocol):
         dst: str | None = None,
         ethertype: int | None = None,
     ) -> int: ...
+
+    def sessions(self, src: str, dst: str) -> list[Any]:
+        """Ping sessions: ``records`` with ``seq`` and ``reply_at`` (None: unanswered)."""
+        ...
+
+    @property
+    def trace(self) -> Any:
+        """``steps`` with ``time``, ``where``, ``port``, ``action``, ``rule``, ``reason``."""
+        ...
 
 
 def parse_yaml(text: str) -> Any:

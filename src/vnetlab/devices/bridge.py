@@ -68,6 +68,11 @@ class Bridge(NetDevice):
         self.port_of: dict[NetDevice, BridgePort] = {}
         self.fdb: Fdb[BridgePort | None] = Fdb(sim, self.where, ageing_time, fn="br_fdb_update",
                                                rule="B7")
+        if mac is not None:
+            # br_dev_newlink -> br_stp_change_bridge_id -> br_fdb_change_mac_address: a
+            # configured bridge MAC gets its permanent local entry at once (found by the
+            # kernel comparison, tests/kernel/test_failover_kernel.py)
+            self.fdb.add_local(mac, 0, None)
         self.stp = stp
         self.forward_delay = forward_delay
 

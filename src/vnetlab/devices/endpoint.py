@@ -193,13 +193,6 @@ class Endpoint:
         if (type(payload) is Arp and payload.tpa not in self.local_ips and not self.sim.tracing
                 and payload.spa not in self.iface_of[dev].neigh):
             return              # arp_process(): not for us and no entry to update
-        if type(payload) is Lacpdu:
-            # no bond or team on this interface: nothing handles ETH_P_SLOW
-            self.sim.step(self.where, dev.name, Action.DROP, frame.uid,
-                          f"no protocol handler for ethertype 0x{frame.ethertype:04x} "
-                          "(LACP needs a bond or team on this interface)", "__netif_receive_skb_core",
-                          reason=DropReason.UNHANDLED, cause=cause)
-            return
         iface = self.iface_of.get(dev)
         if iface is None or isinstance(payload, Raw):
             if self.sim.tracing:
@@ -209,6 +202,13 @@ class Endpoint:
         if isinstance(payload, Arp):
             if frame.ethertype == EtherType.ARP:
                 self.arp_process(iface, frame, payload, cause)
+            return
+        if isinstance(payload, Lacpdu):
+            # no bond or team on this interface: nothing handles ETH_P_SLOW
+            self.sim.step(self.where, dev.name, Action.DROP, frame.uid,
+                          f"no protocol handler for ethertype 0x{frame.ethertype:04x} "
+                          "(LACP needs a bond or team on this interface)", "__netif_receive_skb_core",
+                          reason=DropReason.UNHANDLED, cause=cause)
             return
         self.ip_rcv(iface, frame, payload, cause)
 

@@ -10,7 +10,7 @@ Packet::GetUid does: it is how the trace and the storm guard follow a frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 from vnetlab.net.addr import BROADCAST, IP4_ZERO, Ip4, Mac, ip4_str, mac_str
 
@@ -93,7 +93,66 @@ class Raw:
         return f"{self.length} bytes"
 
 
-Payload = Arp | Ipv4 | Raw
+LACP_GROUP: Mac = 0x0180_C200_0002     # Slow_Protocols_Multicast address (802.3 Annex 57A)
+
+
+class LacpState(IntFlag):
+    """The Actor_State / Partner_State octet of a LACPDU (IEEE 802.1AX-2014 6.4.2.3;
+    AD_STATE_* in bond_3ad.c, INFO_STATE_* in teamd_runner_lacp.c)."""
+
+    ACTIVITY = 0x01          # 1: active LACP, 0: passive
+    TIMEOUT = 0x02           # 1: short timeout (the sender wants LACPDUs every 1 s)
+    AGGREGATION = 0x04       # 1: aggregatable, 0: individual
+    SYNCHRONIZATION = 0x08   # 1: in sync (attached to the right aggregator)
+    COLLECTING = 0x10
+    DISTRIBUTING = 0x20
+    DEFAULTED = 0x40         # partner information is the administrative default
+    EXPIRED = 0x80           # the receive machine is in EXPIRED
+
+
+_STATE_NAMES = (("ACT", 0x01), ("SHORT", 0x02), ("AGG", 0x04), ("SYNC", 0x08), ("COL", 0x10),
+                ("DIS", 0x20), ("DEF", 0x40), ("EXP", 0x80))
+
+
+def lacp_state_str(state: int) -> str:
+    """``ACT|AGG|SYNC|COL|DIS``; ``-`` when no bit is set."""
+    return "|".join(name for name, bit in _STATE_NAMES if state & bit) or "-"
+
+
+@dataclass(frozen=True, slots=True)
+class LacpInfo:
+    """The Actor or Partner information of a LACPDU (802.1AX-2014 6.4.2.3:
+    system priority and MAC, key, port priority and number, state)."""
+
+    system_priority: int
+    system: Mac
+    key: int
+    port_priority: int
+    port: int
+    state: int
+
+    def describe(self) -> str:
+        return (f"{mac_str(self.system)} key {self.key} port {self.port} "
+                f"state {lacp_state_str(self.state)}")
+
+
+NO_LACP_INFO = LacpInfo(0, 0, 0, 0, 0, 0)     # what teamd records for an absent partner
+
+
+@dataclass(frozen=True, slots=True)
+class Lacpdu:
+    """A LACPDU (802.1AX-2014 6.4.2: subtype 1, version 1); the collector and
+    terminator TLVs carry nothing vnetlab uses."""
+
+    actor: LacpInfo
+    partner: LacpInfo
+
+    def describe(self) -> str:
+        partner = self.partner.describe() if self.partner.system else "none"
+        return f"LACPDU actor {self.actor.describe()}, partner {partner}"
+
+
+Payload = Arp | Ipv4 | Raw | Lacpdu
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +206,9 @@ def rarp_announce(uid: int, mac: Mac) -> Frame:
                  payload=Arp(ArpOp.RARP_REQUEST,  # ARP_OP_REQUEST_REV (3)
                              sha=mac, spa=IP4_ZERO, tha=mac, tpa=IP4_ZERO),
                  uid=uid)
+
+
+def lacpdu_frame(uid: int, src: Mac, pdu: Lacpdu) -> Frame:
+    """A LACPDU as ad_lacpdu_send()/lacpdu_send() build it: to the Slow
+    Protocols group, ethertype 0x8809, never forwarded by a bridge or switch."""
+    return Frame(dst=LACP_GROUP, src=src, ethertype=EtherType.SLOW, payload=pdu, uid=uid)

@@ -16,7 +16,7 @@ from vnetlab.devices.bond import Bond, BondParams
 from vnetlab.devices.bridge import Bridge, BridgePort
 from vnetlab.devices.endpoint import Endpoint, NeighParams
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
-from vnetlab.devices.switch import Switch
+from vnetlab.devices.switch import LagConfig, MacMoveConfig, PortConfig, StpConfig, Switch
 from vnetlab.devices.team import LinkWatch, Team, TeamParams, TeamPortParams
 from vnetlab.lab import Lab
 from vnetlab.net.addr import Mac, parse_ip4_prefix, tap_mac
@@ -29,8 +29,10 @@ from vnetlab.topology.spec import (
     BondInterface,
     BridgePortSpec,
     EthernetInterface,
+    LagSpec,
     LinkWatchSpec,
     LinuxBridgeInterface,
+    SwitchSpec,
     TeamInterface,
     TopologySpec,
 )
@@ -97,6 +99,25 @@ def team_params(iface: TeamInterface) -> TeamParams:
         notify_peers_interval=team.notify_peers.interval, active=runner.active,
         fast_rate=runner.fast_rate, sys_prio=runner.sys_prio, min_ports=runner.min_ports,
         agg_select_policy=runner.agg_select_policy)
+
+
+def lag_config(lag: LagSpec) -> LagConfig:
+    """A ``lags:`` entry as the switch takes it (S3-S5)."""
+    return LagConfig(lag.name, list(lag.ports), lag.hash, lag.mode,
+                     lacp_active=lag.lacp_mode == "active", lacp_fast=lag.lacp_rate == "fast",
+                     fallback=lag.lacp_fallback, system_priority=lag.system_priority)
+
+
+def switch_options(sw: SwitchSpec) -> dict[str, Any]:
+    """``mac-move``, ``stp`` and ``port-config`` as the switch takes them (S6-S8)."""
+    move = sw.mac_move
+    ports = {name: PortConfig(cfg.stp_edge,
+                              cfg.port_security.max_macs if cfg.port_security else None,
+                              cfg.port_security.violation if cfg.port_security else "shutdown")
+             for name, cfg in sw.port_config.items()}
+    return {"mac_move": MacMoveConfig(move.action, move.threshold, move.window, move.recovery),
+            "stp": StpConfig(sw.stp.enabled, sw.stp.forward_delay, sw.stp.edge_default),
+            "port_config": ports}
 
 
 def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
@@ -192,13 +213,14 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
 
     # -- switches and routers ---------------------------------------------------------
     for sw_name, sw in spec.switches.items():
-        switch = Switch(sim, sw_name, sw.mac_ageing_time)
+        switch = Switch(sim, sw_name, sw.mac_ageing_time, **switch_options(sw))
         for i, port_name in enumerate(sw.ports):
             port_nic = Nic(sim, sw_name, port_name, generated_mac(sw_name, port_name))
             port_nic.source = locate.source(("switches", sw_name, "ports", i))
             switch.add_port(port_nic)
             lab.add_device(port_nic)
-        switch.build_logical_ports([(lag.name, lag.ports, lag.hash) for lag in sw.lags])
+        switch.build_logical_ports([lag_config(lag) for lag in sw.lags])
+        switch.start()
         lab.switches[sw_name] = switch
     for r_name, router in spec.routers.items():
         stack = Endpoint(sim, r_name, NeighParams(), router.gateway)

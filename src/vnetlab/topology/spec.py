@@ -571,8 +571,8 @@ class SetActivePort(Model):
     port: str
 
 
-ACTION_KEYS = ("ping", "garp", "send", "link-down", "link-up", "port-down", "port-up",
-               "set-active-port", "wait")
+ACTION_KEYS = ("ping", "garp", "send", "link-down", "link-up", "link-fault", "link-repair",
+               "port-down", "port-up", "set-active-port", "wait")
 
 
 class ActionSpec(Model):
@@ -582,6 +582,8 @@ class ActionSpec(Model):
     send: SendAction | None = None
     link_down: str | None = None    # "kvm1:ens256": unplug the cable at this end
     link_up: str | None = None
+    link_fault: str | None = None   # "kvm1:ens224": carrier stays up, frames are lost
+    link_repair: str | None = None
     port_down: str | None = None    # admin down of an interface or switch port
     port_up: str | None = None
     set_active_port: SetActivePort | None = None
@@ -622,6 +624,9 @@ class ExpectSpec(Model):
     ping: PingSelector | None = None
     result: Literal["ok", "fail"] | None = None
     replies: Annotated[int, Field(ge=0)] | None = None
+    outage: PingSelector | None = None      # the longest gap of a ping flow
+    at_most: Duration | None = None
+    at_least: Duration | None = None
     fdb: FdbSelector | None = None
     port: str | None = None
     absent: bool = False
@@ -632,10 +637,13 @@ class ExpectSpec(Model):
 
     @model_validator(mode="after")
     def _shape(self) -> ExpectSpec:
-        kinds = [k for k in ("ping", "fdb", "frame") if getattr(self, k) is not None]
+        kinds = [k for k in ("ping", "fdb", "frame", "outage") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("an expectation needs exactly one of: ping, fdb, frame "
+            raise ValueError("an expectation needs exactly one of: ping, fdb, frame, outage "
                              f"(got {', '.join(kinds) or 'none'})")
+        if self.outage is not None and self.at_most is None and self.at_least is None:
+            raise ValueError("an outage expectation needs 'at-most: DURATION' and/or "
+                             "'at-least: DURATION'")
         if self.ping is not None and (self.result is None) == (self.replies is None):
             raise ValueError("a ping expectation needs 'result: ok|fail' or 'replies: N'")
         if self.fdb is not None and self.port is None and not self.absent:
