@@ -13,6 +13,8 @@ link-local destinations, which return RX_HANDLER_PASS to the port's own stack
 
 from __future__ import annotations
 
+from typing import Any
+
 from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import Mac, is_link_local
 from vnetlab.net.frame import Frame, Ipv4
@@ -49,9 +51,10 @@ class Aggregate(NetDevice):
         self.mac_set_by_user = mac is not None
         self.ports: list[AggregatePort] = []
         self.port_of: dict[NetDevice, AggregatePort] = {}
-        # what measurements read (vnetlab matrix): the ports each (src, dst) MAC
-        # pair left on, and frames whose source MAC the mode rewrote
-        self.flow_ports: dict[tuple[Mac, Mac, int, tuple[int, int] | None], set[str]] = {}
+        # what measurements read (vnetlab matrix): per flow (MACs, ethertype, IPs)
+        # the port it last left on and how often it changed port; frames per
+        # port; frames whose source MAC the mode rewrote
+        self.flow_ports: dict[tuple[Mac, Mac, int, tuple[int, int] | None], list[Any]] = {}
         self.tx_frames: dict[str, int] = {}
         self.src_rewrites = 0
 
@@ -156,9 +159,10 @@ class Aggregate(NetDevice):
                 (packet.src, packet.dst) if isinstance(packet, Ipv4) else None)
         seen = self.flow_ports.get(flow)
         if seen is None:
-            self.flow_ports[flow] = {port.name}
-        elif port.name not in seen:
-            seen.add(port.name)
+            self.flow_ports[flow] = [port.name, 0]
+        elif seen[0] != port.name:
+            seen[0] = port.name
+            seen[1] += 1
         self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
 
     def send_on(self, port: AggregatePort, frame: Frame, cause: int, hops: int, why: str) -> None:

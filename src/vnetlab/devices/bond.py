@@ -37,7 +37,7 @@ from vnetlab.sim.time import MS, S, Time, format_duration
 from vnetlab.sim.trace import Action
 
 if TYPE_CHECKING:
-    from vnetlab.devices.bond_3ad import Ad  # type: ignore[import-not-found, unused-ignore]
+    from vnetlab.devices.bond_3ad import Ad
 
 
 class BondMode(StrEnum):
@@ -85,6 +85,7 @@ class BondParams:
     ad_select: str = "stable"
     ad_actor_sys_prio: int = 65535
     ad_user_port_key: int = 0
+    ad_actor_system: Mac | None = None
     min_links: int = 0
     all_slaves_active: bool = False
     num_grat_arp: int = 1
@@ -259,6 +260,15 @@ class Bond(Aggregate):
                      cause: int = 0) -> None:
         """bond_miimon_commit / bond_ab_arp_commit: the slave's link is UP or DOWN."""
         port.link_state = "up" if up else "down"
+        if self.ad is not None:                 # 802.3ad: the aggregation enables ports
+            if self.ad.link_up.get(port) == up:
+                return
+            self.ad.link_up[port] = up
+            step = self.sim.step(self.where, port.name, Action.LINK, 0,
+                                 f"link status definitely {'up' if up else 'down'} for "
+                                 f"interface {port.name}{why}", fn, "BD13", cause=cause)
+            self.ad.link_changed(port, step)
+            return
         if port.enabled == up:
             return
         was_carrier = self.carrier
@@ -270,8 +280,6 @@ class Bond(Aggregate):
                              f"{port.name}{why}", fn, "BD13", cause=cause)
         if self.mode in USES_PRIMARY:
             self.select_active_slave(f"{port.name} link {'up' if up else 'down'}", step)
-        if self.ad is not None:
-            self.ad.link_changed(port, step)
         if self.carrier != was_carrier:
             self.notify_carrier()
 

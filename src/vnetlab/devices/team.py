@@ -35,7 +35,7 @@ from vnetlab.sim.time import MS, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
 
 if TYPE_CHECKING:
-    from vnetlab.devices.teamd_lacp import TeamdLacp  # type: ignore[import-not-found, unused-ignore]
+    from vnetlab.devices.teamd_lacp import TeamdLacp
 
 
 class TeamRunner(StrEnum):

@@ -76,6 +76,7 @@ def bond_params(iface: BondInterface) -> BondParams:
         xmit_hash_policy=o.xmit_hash_policy, packets_per_slave=o.packets_per_slave,
         lacp_rate=o.lacp_rate, lacp_active=o.lacp_active, ad_select=o.ad_select,
         ad_actor_sys_prio=o.ad_actor_sys_prio, ad_user_port_key=o.ad_user_port_key,
+        ad_actor_system=o.ad_actor_system,
         min_links=o.min_links, all_slaves_active=o.all_slaves_active,
         num_grat_arp=o.num_grat_arp, peer_notif_delay=o.peer_notif_delay,
         lp_interval=o.lp_interval * S, tlb_dynamic_lb=o.tlb_dynamic_lb)

@@ -11,7 +11,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from vnetlab.devices.bond import BondMode
-from vnetlab.devices.team import TeamRunner
 from vnetlab.errors import SpecError
 from vnetlab.net.addr import ip4_str, mac_str, parse_ip4_prefix
 from vnetlab.topology.spec import (
@@ -132,14 +131,10 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
 
         for i, iface in enumerate(host.interfaces):
             if isinstance(iface, TeamInterface):
-                if iface.team.runner.name is TeamRunner.LACP:
-                    err((*base, i, "team", "runner", "name"), "team runner 'lacp' is not modelled yet")
                 for j, port in enumerate(iface.team.ports):
                     enslave(port.name, iface.name, (*base, i, "team", "ports", j, "name"))
             elif isinstance(iface, BondInterface):
                 bond_cfg = iface.link_aggregation
-                if bond_cfg.mode is BondMode.LACP:
-                    err((*base, i, "link-aggregation", "mode"), "bond mode 802.3ad is not modelled yet")
                 for j, port_name in enumerate(bond_cfg.port):
                     enslave(port_name, iface.name, (*base, i, "link-aggregation", "port", j))
                 primary = bond_cfg.options.primary
