@@ -71,7 +71,8 @@ class Explainer:
         return steps
 
     def decisive_drop(self, root: int, depth: int = 0) -> Step | None:
-        drops = [s for s in self.descendants(root) if s.action is Action.DROP]
+        steps = self.descendants(root)
+        drops = [s for s in steps if s.action is Action.DROP]
         real = [s for s in drops if s.reason not in SYMPTOMS]
         if real:
             return real[0]
@@ -82,7 +83,13 @@ class Explainer:
                     found = self.decisive_drop(failed.cause, depth + 1)
                     if found is not None:
                         return found
-        return drops[0] if drops else None
+        # a flood that reached nobody: the ports it skipped, and why (a suspended
+        # LAG member, a port without carrier, a blocked STP state...)
+        skipped = [s for s in steps if s.action is Action.SKIP and s.reason is not None
+                   and s.reason is not DropReason.SAME_PORT]
+        if skipped and depth > 0:
+            return skipped[0]
+        return drops[0] if drops else (skipped[0] if skipped else None)
 
     # -- questions ---------------------------------------------------------------------
     def ping(self, src: str, dst: int | None = None, seq: int | None = None) -> list[Explanation]:
