@@ -41,7 +41,9 @@ INTERVAL_NS = 500_000_000
 BURST = 8
 STRIPE_CHANGES = 3                   # a flow that changed port this often is striped
 
-# What the documents say (semantics BD16), per bond mode: "ok" / "no".
+# What the documents say, per bond mode: "ok" / "no". The first three are the
+# sources of semantics section 2.6 (BD16); the seed is the field report.
+SECTION_2_6 = ("RHEL 6/7 virtualization guide", "RHV 4.x technical reference", "Red Hat KB 67546")
 SOURCES: dict[str, dict[str, str]] = {
     "balance-rr": {"RHEL 6/7 virtualization guide": "no", "RHV 4.x technical reference": "no",
                    "Red Hat KB 67546": "no"},
