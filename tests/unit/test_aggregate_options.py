@@ -153,10 +153,6 @@ def test_refused_option_combination_is_reported_in_the_bond(body: str, marker: s
         assert word in str(error), (word, str(error))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BondConfig._consistent is a model validator: its ValueError is located at the "
-    "link-aggregation mapping (path ...link-aggregation, line of its first key), not at "
-    "options.arp_interval, the option the kernel refuses"))
 @pytest.mark.parametrize(("body", "marker", "path", "words"),
                          [c[1:] for c in CROSS_CASES], ids=[c[0] for c in CROSS_CASES])
 def test_refused_option_combination_points_at_arp_interval(body: str, marker: str, path: str,

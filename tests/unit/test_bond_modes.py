@@ -251,10 +251,6 @@ def test_balance_xor_layer34_icmp_flow_sticks_to_the_hashed_slave() -> None:
     check_xor("layer3+4", nics=2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "xmit_hash._l4_word packs the ICMP echo id big-endian; the kernel stores "
-    "ntohs(echo.id) in flow.icmp.id (skb_flow_get_icmp_tci) and memcpy()s it "
-    "little-endian, so with 3 slaves layer3+4 picks a different slave"))
 def test_balance_xor_layer34_icmp_id_byte_order_three_slaves() -> None:
     """BD9 layer3+4 with three slaves: the ICMP id enters the hash as a host-order
     u16 in the upper half of the word (type | code << 8 | id << 16)."""
@@ -306,10 +302,6 @@ def test_primary_reselect_decides_whether_the_primary_takes_over_again(
         assert changes[-1] == (2_100 * MS, "eth0")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Bond.find_best_slave ignores force_primary: bond_enslave() sets "
-    "bond->force_primary = true for the primary slave and bond_choose_primary_or_current() "
-    "returns the primary once as soon as it is up, whatever primary_reselect says"))
 @pytest.mark.parametrize("reselect", ["better", "failure"])
 def test_primary_becomes_active_when_it_first_comes_up(reselect: str) -> None:
     """BD5/BD8: the primary named in the options (eth1, enslaved second) is the
@@ -370,10 +362,6 @@ def test_downdelay_flap_shorter_than_the_delay_changes_nothing() -> None:
     assert any("up again" in s.note for s in result.trace.steps if s.where == "kvm1/bond0")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Bond._miimon_inspect always waits updelay; bond_miimon_inspect() sets "
-    "ignore_updelay when there is no curr_active_slave, so the first slave to "
-    "come back is used at the next tick"))
 def test_updelay_is_ignored_when_no_slave_is_active() -> None:
     """BD13 + bond_miimon_inspect(ignore_updelay): both slaves down, eth1's link
     returns at 2.0 s: with no active slave its updelay (500 ms) is skipped, so
@@ -519,10 +507,6 @@ def test_tlb_learning_packets_every_lp_interval_with_the_slave_mac() -> None:
     assert result.fdb_port("sw1", NIC_MACS[1]) == "ge2"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Bond._learning_packets sends MAX_LP_BURST (3) frames per slave per interval; "
-    "mainline alb_send_learning_packets() calls alb_send_lp_vid() once untagged (plus "
-    "once per VLAN upper): the 3-frame loop is the old (2.6/early 3.x) code"))
 def test_tlb_one_learning_packet_per_slave_per_interval() -> None:
     """BD11: one untagged learning packet per slave per lp_interval (no VLANs here)."""
     times = learning_packets(tlb_run(lp_interval=2))
@@ -565,11 +549,6 @@ def test_alb_frame_to_a_slave_mac_is_rewritten_to_the_bond_mac_under_a_bridge() 
     assert [n.port for n in notes] == ["eth1"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Endpoint.rx re-checks the destination against bond0's MAC and drops frames to a "
-    "slave MAC as PACKET_OTHERHOST; in the kernel eth_type_trans() ran on the slave "
-    "(dst == slave MAC: PACKET_HOST) and bond_handle_frame() keeps pkt_type, so "
-    "ip_rcv() accepts what RLB steered to eth1"))
 def test_alb_rlb_client_on_the_second_slave_is_answered() -> None:
     """BD11 RLB: a bond with its own address answers gw2's ARP from eth1 with
     eth1's MAC (rlb_arp_xmit, second client -> next slave); gw2's echo requests

@@ -313,12 +313,6 @@ def test_arp_ping_fault_on_the_active_port_moves_activebackup() -> None:
     assert link_verdicts(result, "eth1") == [(link_verdicts(result, "eth1")[0][0], True)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Team._arp_ping sends only on enabled ports (or with send_always) and a port is "
-    "enabled only once its link watch says up, so no port ever comes up; teamd "
-    "(teamd_link_watch.c link_watch_refresh_forced_send) sets forced_send on every "
-    "port while none is enabled, and activebackup then keeps only the active port "
-    "enabled (ab_port_added: 'Newly added ports are disabled', ab_set_active_port)"))
 def test_arp_ping_without_send_always_brings_a_port_up() -> None:
     """T5/T7: with no port enabled every port probes (forced_send); the first to
     hear a reply comes up and becomes active; afterwards the disabled backup

@@ -58,7 +58,7 @@ ARP_MONITOR_MODES = (BondMode.BALANCE_RR, BondMode.ACTIVE_BACKUP, BondMode.BALAN
                      BondMode.BROADCAST)
 
 BOND_TLB_REBALANCE_INTERVAL = 10 * S    # bond_alb.h
-MAX_LP_BURST = 3                        # learning packets per slave per lp_interval
+MAX_LP_BURST = 1     # learning packets per slave per lp_interval (alb_send_lp_vid, 3.13+)
 ETH_P_LOOPBACK = 0x9000
 
 
@@ -114,6 +114,7 @@ class Bond(Aggregate):
         self.curr_arp_slave: AggregatePort | None = None
         self._gen: dict[AggregatePort, int] = {}
         self.last_link_up: dict[AggregatePort, Time] = {}
+        self.force_primary = False
         self.fn_tx, self.rule_tx = TX_FN[self.mode]
         # balance-tlb/alb (bond_alb.c): hash bucket -> [port, tx_bytes, load_history]
         self.tx_hashtbl: dict[int, list[object]] = {}
@@ -146,6 +147,8 @@ class Bond(Aggregate):
             port.link_state = "up"
         port.last_rx = port.last_tx = self.last_link_up[port] = self.sim.now
         self.tlb_load[port] = 0
+        if port.name == self.primary:
+            self.force_primary = True           # bond_enslave(): bond->force_primary
         if self.mode in USES_PRIMARY:
             self.select_active_slave("enslaved")
         if self.ad is not None:
@@ -153,18 +156,23 @@ class Bond(Aggregate):
 
     # -- active slave ---------------------------------------------------------------
     def find_best_slave(self) -> AggregatePort | None:
-        """bond_find_best_slave(): the primary if up (primary_reselect always, or
-        better/failure rules), else the current active if up, else the first
-        slave whose link is up."""
-        primary = next((p for p in self.ports if p.name == self.primary), None)
-        current = self.curr_active
-        if primary is not None and primary.enabled:
-            reselect = self.params.primary_reselect
-            if (current is None or not current.enabled or reselect == "always"
-                    or (reselect == "better" and primary.prio > current.prio)):
-                return primary
-        if current is not None and current.enabled:
-            return current
+        """bond_find_best_slave() -> bond_choose_primary_or_current(): the primary
+        when it is up and (force_primary, set when it was enslaved; or no
+        current; or primary_reselect always; ``better`` keeps the current at
+        equal speed and duplex, ``failure`` keeps it); else the current if up;
+        else the first slave whose link is up."""
+        prim = next((p for p in self.ports if p.name == self.primary), None)
+        curr = self.curr_active
+        if prim is None or not prim.enabled:
+            if curr is not None and curr.enabled:
+                return curr
+        elif self.force_primary:
+            self.force_primary = False
+            return prim
+        elif curr is None or not curr.enabled:
+            return prim
+        else:
+            return prim if self.params.primary_reselect == "always" else curr
         return next((p for p in self.ports if p.enabled), None)
 
     def select_active_slave(self, why: str, cause: int = 0) -> None:
@@ -238,6 +246,11 @@ class Bond(Aggregate):
                               "bond_miimon_inspect", "BD13")
             return
         delay = self._rounded(self.params.downdelay if not carrier else self.params.updelay)
+        if carrier and delay and self._ignore_updelay():
+            delay = 0
+            self.sim.step(self.where, port.name, Action.NOTE, 0,
+                          f"{port.name} is back and no slave is usable: updelay ignored",
+                          "bond_miimon_inspect", "BD13")
         if delay:
             port.link_state = "fail" if not carrier else "back"
             what = "down" if not carrier else "up"
@@ -249,6 +262,13 @@ class Bond(Aggregate):
             self.sim.schedule(delay, self._miimon_delay_done, port, gen)
             return
         self._commit_link(port, carrier, "bond_miimon_commit")
+
+    def _ignore_updelay(self) -> bool:
+        """bond_miimon_inspect(): updelay is skipped when active-backup has no
+        current active slave, or no slave is usable in the other modes."""
+        if self.mode is BondMode.ACTIVE_BACKUP:
+            return self.curr_active is None
+        return not self.usable()
 
     def _miimon_delay_done(self, port: AggregatePort, gen: int) -> None:
         if self._gen.get(port) != gen:
@@ -426,12 +446,17 @@ class Bond(Aggregate):
         return f"slave {port.name} is {what}"
 
     def rx_rewrite(self, port: AggregatePort, frame: Frame) -> Frame:
-        """balance-alb with the bond in a bridge: a frame addressed to the slave's
-        own MAC (PACKET_HOST) gets the bond MAC as destination (BD6.4)."""
-        if (self.mode is BondMode.BALANCE_ALB and self.upper is not None
-                and frame.dst == port.dev.mac and frame.dst != self.mac):
-            self.sim.step(self.where, port.name, Action.NOTE, frame.uid,
-                          "balance-alb: destination rewritten to the bond MAC for the bridge",
+        """balance-alb: a frame addressed to a slave's own MAC was PACKET_HOST
+        already (eth_type_trans on the slave) and stays for this host. With the
+        bond in a bridge the destination is rewritten to the bond MAC (BD6.4);
+        without, the kernel keeps pkt_type: vnetlab, whose IP stack checks the
+        destination, gives it the bond MAC too (same outcome)."""
+        if (self.mode is BondMode.BALANCE_ALB and frame.dst == port.dev.mac
+                and frame.dst != self.mac):
+            note = ("balance-alb: destination rewritten to the bond MAC for the bridge"
+                    if self.upper is not None else
+                    f"balance-alb: addressed to {port.name}'s own MAC: PACKET_HOST, for this host")
+            self.sim.step(self.where, port.name, Action.NOTE, frame.uid, note,
                           "bond_handle_frame", "BD6")
             return replace(frame, dst=self.mac)
         return frame

@@ -143,7 +143,10 @@ class Team(Aggregate):
         self._next_params = TeamPortParams()
         port.prio = params.prio
         self.link_up[port] = port.dev.running
-        port.enabled = port.dev.running and self.runner is not TeamRunner.LACP
+        # teamd enables a port when its link watch says up; lacp when LACP says so;
+        # activebackup only the active port ("Newly added ports are disabled")
+        port.enabled = port.dev.running and self.runner not in (TeamRunner.LACP,
+                                                                 TeamRunner.ACTIVEBACKUP)
         watch = self.watch(port)
         if watch.name == "arp_ping":
             self._missed[port] = 0
@@ -151,7 +154,7 @@ class Team(Aggregate):
             self.sim.schedule(watch.init_wait + watch.interval, self._arp_ping, port)
         if self.lacp is not None:
             self.lacp.port_added(port)
-        elif self.runner is TeamRunner.ACTIVEBACKUP and self.active is None and port.enabled:
+        elif self.runner is TeamRunner.ACTIVEBACKUP and self.active is None and port.dev.running:
             self.set_active(port, "first port with link")
 
     def watch(self, port: AggregatePort) -> LinkWatch:
@@ -202,7 +205,10 @@ class Team(Aggregate):
                 self.link_watch_result(port, False, f"arp_ping missed {self._missed[port]} "
                                        f"replies (missed_max {watch.missed_max})")
         self._reply[port] = False
-        if (port.enabled or watch.send_always) and port.dev.running:
+        # teamd sends on enabled ports (or all with send_always); while no port
+        # is enabled, link_watch_refresh_forced_send makes every port probe
+        forced = not any(p.enabled for p in self.ports)
+        if (port.enabled or watch.send_always or forced) and port.dev.running:
             frame = arp_request(self.sim.new_uid(), port.dev.mac, watch.source_host,
                                 watch.target_host)
             step = self.sim.step(self.where, port.name, Action.TRANSMIT, frame.uid,
@@ -233,16 +239,19 @@ class Team(Aggregate):
         """teamd_link_watch_check_link_up(): the runner hears the verdict."""
         if self.link_up.get(port) == up:
             return
+        was = self.carrier
         self.link_up[port] = up
         step = self.sim.step(self.where, port.name, Action.LINK, 0,
                              f"link watch: {port.name} link {'up' if up else 'down'} ({why})",
                              "teamd_link_watch_check_link_up", "T7", cause=cause)
         if self.lacp is not None:
             self.lacp.link_changed(port, step)
-            return
-        self.set_enabled(port, up, step)
-        if self.runner is TeamRunner.ACTIVEBACKUP:
+        elif self.runner is TeamRunner.ACTIVEBACKUP:
             self._ab_reselect(f"{port.name} link {'up' if up else 'down'}", step)
+        else:
+            self.set_enabled(port, up, step)
+        if self.carrier != was:
+            self.notify_carrier()
 
     def set_enabled(self, port: AggregatePort, enabled: bool, cause: int = 0) -> None:
         """team_port_enable()/team_port_disable(): the kernel's TX/RX flag."""
@@ -285,6 +294,10 @@ class Team(Aggregate):
         step = self.sim.step(self.where, port.name if port else "", Action.LINK, 0,
                              f"active port is now {port.name if port else 'none'} ({why})",
                              "ab_change_active_port", "T5", cause=cause)
+        if port is not None:
+            self.set_enabled(port, True, step)           # ab_set_active_port()
+        if old is not None and old is not port:
+            self.set_enabled(old, False, step)           # ab_clear_active_port()
         if port is None:
             return
         policy = self.params.hwaddr_policy
@@ -302,6 +315,9 @@ class Team(Aggregate):
     # -- data path -------------------------------------------------------------------------
     def rx_allowed(self, port: AggregatePort, frame: Frame) -> str | None:
         if not port.enabled:
+            if self.runner is TeamRunner.ACTIVEBACKUP:
+                return (f"team port {port.name} is not enabled (teamd activebackup enables "
+                        "only the active port; ab_receive drops the rest too)")
             return f"team port {port.name} is not enabled"
         if self.runner is TeamRunner.ACTIVEBACKUP and port is not self.active:
             return f"{port.name} is not the active port (ab_receive)"
@@ -351,10 +367,11 @@ class Team(Aggregate):
 
     @property
     def carrier(self) -> bool:
-        """The team has carrier while a port is enabled (lacp: min_ports, T6)."""
+        """teamd sets the team's carrier: on while a port's link watch says up
+        (teamd_link_watch), for lacp while min_ports ports are enabled (T6)."""
         if self.lacp is not None:
             return self.admin_up and len(self.enabled_ports()) >= self.params.min_ports
-        return self.admin_up and any(p.enabled for p in self.ports)
+        return self.admin_up and any(self.link_up.get(p) for p in self.ports)
 
 
 TX_FN = {

@@ -48,8 +48,10 @@ def _l4_word(packet: Ipv4) -> int:
         return int.from_bytes(int(sport).to_bytes(2, "big") + int(dport).to_bytes(2, "big"), "little")
     ident = getattr(payload, "ident", 0)
     if ident:
+        # struct flow_dissector_key_icmp {u8 type; u8 code; u16 id} with id =
+        # ntohs(echo.id) (skb_flow_get_icmp_tci), memcpy()d into a host u32
         kind = int(getattr(payload, "type", 0))
-        return int.from_bytes(bytes((kind, 0)) + int(ident).to_bytes(2, "big"), "little")
+        return kind | (int(ident) & 0xFFFF) << 16
     return 0
 
 

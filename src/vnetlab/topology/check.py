@@ -137,6 +137,17 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 bond_cfg = iface.link_aggregation
                 for j, port_name in enumerate(bond_cfg.port):
                     enslave(port_name, iface.name, (*base, i, "link-aggregation", "port", j))
+                opts = bond_cfg.options
+                at = (*base, i, "link-aggregation", "options")
+                if opts.arp_interval and bond_cfg.mode in (
+                        BondMode.LACP, BondMode.BALANCE_TLB, BondMode.BALANCE_ALB):
+                    err((*at, "arp_interval"), f"ARP monitoring cannot be used with mode "
+                        f"{bond_cfg.mode}: the driver refuses arp_interval there (use miimon)")
+                elif opts.arp_interval and not opts.arp_ip_target:
+                    err((*at, "arp_interval"), "arp_interval needs arp_ip_target (the addresses "
+                        "the ARP monitor probes; without them every slave would go down)")
+                if not opts.tlb_dynamic_lb and bond_cfg.mode is not BondMode.BALANCE_TLB:
+                    err((*at, "tlb_dynamic_lb"), "tlb_dynamic_lb applies to mode balance-tlb only")
                 primary = bond_cfg.options.primary
                 if primary is not None and primary not in bond_cfg.port:
                     err((*base, i, "link-aggregation", "options", "primary"),

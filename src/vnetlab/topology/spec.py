@@ -383,20 +383,8 @@ class BondConfig(Model):
     def _port_alias(cls, data: Any) -> Any:
         return _alias(data, "port", "ports", "slaves")
 
-    @model_validator(mode="after")
-    def _consistent(self) -> BondConfig:
-        """The combinations the driver refuses (bond_check_params, bond_options.c)."""
-        opts = self.options
-        if opts.arp_interval:
-            if self.mode in (BondMode.LACP, BondMode.BALANCE_TLB, BondMode.BALANCE_ALB):
-                raise ValueError(f"options.arp_interval: ARP monitoring cannot be used with mode "
-                                 f"{self.mode} (use miimon)")
-            if not opts.arp_ip_target:
-                raise ValueError("options.arp_interval needs options.arp_ip_target (the "
-                                 "addresses the ARP monitor probes)")
-        if not opts.tlb_dynamic_lb and self.mode is not BondMode.BALANCE_TLB:
-            raise ValueError("options.tlb_dynamic_lb applies to mode balance-tlb only")
-        return self
+    # combinations the driver refuses are checked in topology/check.py, where the
+    # error can point at the option itself
 
 
 class BondInterface(BaseInterface):
