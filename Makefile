@@ -23,6 +23,7 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/vnetlab catalog run
 	$(VENV)/bin/vnetlab explain --case team-roundrobin
+	$(VENV)/bin/vnetlab matrix
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
