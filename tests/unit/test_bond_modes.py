@@ -14,29 +14,22 @@ behind sw1. bond0 is either a port of br1 with VMs vm1.. (52:54:00:12:34:0N;
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from typing import Any
 
 import pytest
+from aggregate_host import BROADCAST, GW_IPS, GW_MACS, NIC_MACS, host_topology, simulate, vm_mac
+from aggregate_host import HOST_IP as BOND_IP
+from aggregate_host import port_of_uid as _port_of_uid
+from aggregate_host import tx_ports as _tx_ports
 
-import vnetlab
 from vnetlab.devices.bond import Bond
 from vnetlab.lab import RunResult
 from vnetlab.net.addr import mac_str, parse_mac
 from vnetlab.net.frame import Frame, Raw
 from vnetlab.sim.time import MS, S
 
-NIC_MACS = ("00:50:56:a1:00:01", "00:50:56:a1:00:02", "00:50:56:a1:00:03")
-GW_MACS = ("00:1b:21:0a:0b:01", "00:1b:21:0a:0b:02", "00:1b:21:0a:0b:03")
-GW_IPS = ("192.168.10.254", "192.168.10.253", "192.168.10.252")
-BOND_IP = "192.168.10.11"
-BROADCAST = "ff:ff:ff:ff:ff:ff"
 ETH_P_ARP, ETH_P_IP, ETH_P_LOOPBACK = 0x0806, 0x0800, 0x9000
-
-
-def vm_mac(i: int) -> str:
-    return f"52:54:00:12:34:0{i + 1}"
 
 
 def vm_ip(i: int) -> str:
@@ -47,48 +40,12 @@ def topology(mode: str, options: dict[str, Any] | None = None, *, nics: int = 2,
              bridge: bool = True, vms: int = 1, routers: int = 1, lag: bool = False,
              run: list[dict[str, Any]] | None = None, duration: str | None = None,
              bridge_ip: bool = False) -> dict[str, Any]:
-    """The host described in the module docstring, as the dict a YAML file loads to."""
-    ports = [f"eth{i}" for i in range(nics)]
+    """The host of aggregate_host.py with bond0 in ``mode``."""
     bond: dict[str, Any] = {"name": "bond0", "type": "bond",
                             "link-aggregation": {"mode": mode, "options": options or {},
-                                                 "port": ports}}
-    interfaces: list[dict[str, Any]] = [
-        {"name": p, "type": "ethernet", "mac-address": NIC_MACS[i]} for i, p in enumerate(ports)]
-    interfaces.append(bond)
-    if bridge:
-        br: dict[str, Any] = {"name": "br1", "type": "linux-bridge",
-                              "bridge": {"options": {"stp": {"enabled": False}},
-                                         "port": [{"name": "bond0"}]}}
-        if bridge_ip:
-            br["ipv4"] = f"{BOND_IP}/24"
-        interfaces.append(br)
-    else:
-        bond["ipv4"] = f"{BOND_IP}/24"
-    data: dict[str, Any] = {
-        "hosts": {"kvm1": {"interfaces": interfaces}},
-        "switches": {"sw1": {"ports": [f"ge{i + 1}" for i in range(nics)]
-                             + [f"gw{j + 1}" for j in range(routers)]}},
-        "routers": {f"gw{j + 1}": {"interfaces": [{"name": "eth0", "mac-address": GW_MACS[j],
-                                                   "ipv4": f"{GW_IPS[j]}/24"}]}
-                    for j in range(routers)},
-        "links": [{"endpoints": [f"kvm1:eth{i}", f"sw1:ge{i + 1}"]} for i in range(nics)]
-        + [{"endpoints": [f"gw{j + 1}:eth0", f"sw1:gw{j + 1}"]} for j in range(routers)],
-        "run": list(run or []),
-    }
-    if bridge:
-        data["vms"] = {f"vm{i + 1}": {"host": "kvm1", "interfaces": [
-            {"source": "br1", "target": f"vnet{i}", "mac": vm_mac(i),
-             "ipv4": {"address": f"{vm_ip(i)}/24", "gateway": GW_IPS[0]}}]} for i in range(vms)}
-    if lag:
-        data["switches"]["sw1"]["lags"] = [{"name": "po1", "mode": "static",
-                                            "ports": [f"ge{i + 1}" for i in range(nics)]}]
-    if duration is not None:
-        data["duration"] = duration
-    return data
-
-
-def simulate(data: dict[str, Any], seed: int = 0) -> RunResult:
-    return vnetlab.simulate(vnetlab.load_topology_data(copy.deepcopy(data), "test"), seed=seed)
+                                                 "port": [f"eth{i}" for i in range(nics)]}}
+    return host_topology(bond, nics=nics, bridge=bridge, vms=vms, routers=routers, lag=lag,
+                         run=run, duration=duration, bridge_ip=bridge_ip)
 
 
 def bond_of(result: RunResult) -> Bond:
@@ -99,15 +56,11 @@ def bond_of(result: RunResult) -> Bond:
 
 def tx_ports(result: RunResult) -> list[str]:
     """The slave of every frame bond0 transmitted, in order (bond_dev_queue_xmit)."""
-    return [s.port for s in result.trace.steps if s.where == "kvm1/bond0" and s.action == "forward"]
+    return _tx_ports(result, "kvm1/bond0")
 
 
 def port_of_uid(result: RunResult) -> dict[int, set[str]]:
-    ports: dict[int, set[str]] = defaultdict(set)
-    for s in result.trace.steps:
-        if s.where == "kvm1/bond0" and s.action == "forward":
-            ports[s.uid].add(s.port)
-    return ports
+    return _port_of_uid(result, "kvm1/bond0")
 
 
 def active_changes(result: RunResult) -> list[tuple[int, str]]:

@@ -15,30 +15,21 @@ behind sw1. team1 is either a port of br1 with VMs vm1.. (52:54:00:12:34:0N;
 
 from __future__ import annotations
 
-import copy
-from collections import defaultdict
 from typing import Any
 
 import pytest
+from aggregate_host import BROADCAST, GW_IPS, GW_MACS, NIC_MACS, host_topology, simulate
+from aggregate_host import HOST_IP as TEAM_IP
+from aggregate_host import port_of_uid as _port_of_uid
+from aggregate_host import tx_ports as _tx_ports
 
-import vnetlab
 from vnetlab.devices.team import Team
 from vnetlab.lab import RunResult
 from vnetlab.net.addr import mac_str
 from vnetlab.sim.time import MS
 
-NIC_MACS = ("00:50:56:a1:00:01", "00:50:56:a1:00:02", "00:50:56:a1:00:03")
-GW_MACS = ("00:1b:21:0a:0b:01", "00:1b:21:0a:0b:02", "00:1b:21:0a:0b:03")
-GW_IPS = ("192.168.10.254", "192.168.10.253", "192.168.10.252")
-VM_IPS = ("192.168.10.21", "192.168.10.38", "192.168.10.57")
-TEAM_IP = "192.168.10.11"
 TEAM_MAC = "02:00:00:0a:0a:0a"
-BROADCAST = "ff:ff:ff:ff:ff:ff"
 ETH_P_ARP = 0x0806
-
-
-def vm_mac(i: int) -> str:
-    return f"52:54:00:12:34:0{i + 1}"
 
 
 def topology(runner: dict[str, Any], *, ports: list[dict[str, Any]] | None = None,
@@ -46,47 +37,15 @@ def topology(runner: dict[str, Any], *, ports: list[dict[str, Any]] | None = Non
              lag: bool = False, team_extra: dict[str, Any] | None = None,
              team_mac: str | None = None, run: list[dict[str, Any]] | None = None,
              duration: str | None = None) -> dict[str, Any]:
-    """The host described in the module docstring, as the dict a YAML file loads to."""
+    """The host of aggregate_host.py with team1 running ``runner``."""
     names = [f"eth{i}" for i in range(nics)]
     team: dict[str, Any] = {"name": "team1", "type": "team",
                             "team": {"ports": ports or [{"name": n} for n in names],
                                      "runner": runner, **(team_extra or {})}}
     if team_mac is not None:
         team["mac-address"] = team_mac
-    interfaces: list[dict[str, Any]] = [
-        {"name": n, "type": "ethernet", "mac-address": NIC_MACS[i]} for i, n in enumerate(names)]
-    interfaces.append(team)
-    if bridge:
-        interfaces.append({"name": "br1", "type": "linux-bridge",
-                           "bridge": {"options": {"stp": {"enabled": False}},
-                                      "port": [{"name": "team1"}]}})
-    else:
-        team["ipv4"] = f"{TEAM_IP}/24"
-    data: dict[str, Any] = {
-        "hosts": {"kvm1": {"interfaces": interfaces}},
-        "switches": {"sw1": {"ports": [f"ge{i + 1}" for i in range(nics)]
-                             + [f"gw{j + 1}" for j in range(routers)]}},
-        "routers": {f"gw{j + 1}": {"interfaces": [{"name": "eth0", "mac-address": GW_MACS[j],
-                                                   "ipv4": f"{GW_IPS[j]}/24"}]}
-                    for j in range(routers)},
-        "links": [{"endpoints": [f"kvm1:eth{i}", f"sw1:ge{i + 1}"]} for i in range(nics)]
-        + [{"endpoints": [f"gw{j + 1}:eth0", f"sw1:gw{j + 1}"]} for j in range(routers)],
-        "run": list(run or []),
-    }
-    if bridge:
-        data["vms"] = {f"vm{i + 1}": {"host": "kvm1", "interfaces": [
-            {"source": "br1", "target": f"vnet{i}", "mac": vm_mac(i),
-             "ipv4": {"address": f"{VM_IPS[i]}/24", "gateway": GW_IPS[0]}}]} for i in range(vms)}
-    if lag:
-        data["switches"]["sw1"]["lags"] = [{"name": "po1", "mode": "static",
-                                            "ports": [f"ge{i + 1}" for i in range(nics)]}]
-    if duration is not None:
-        data["duration"] = duration
-    return data
-
-
-def simulate(data: dict[str, Any], seed: int = 0) -> RunResult:
-    return vnetlab.simulate(vnetlab.load_topology_data(copy.deepcopy(data), "test"), seed=seed)
+    return host_topology(team, nics=nics, bridge=bridge, vms=vms, routers=routers, lag=lag,
+                         run=run, duration=duration)
 
 
 def team_of(result: RunResult) -> Team:
@@ -96,15 +55,11 @@ def team_of(result: RunResult) -> Team:
 
 
 def tx_ports(result: RunResult) -> list[str]:
-    return [s.port for s in result.trace.steps if s.where == "kvm1/team1" and s.action == "forward"]
+    return _tx_ports(result, "kvm1/team1")
 
 
 def port_of_uid(result: RunResult) -> dict[int, set[str]]:
-    ports: dict[int, set[str]] = defaultdict(set)
-    for s in result.trace.steps:
-        if s.where == "kvm1/team1" and s.action == "forward":
-            ports[s.uid].add(s.port)
-    return ports
+    return _port_of_uid(result, "kvm1/team1")
 
 
 def active_changes(result: RunResult) -> list[tuple[int, str]]:

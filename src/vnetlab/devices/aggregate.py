@@ -165,6 +165,17 @@ class Aggregate(NetDevice):
             seen[1] += 1
         self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
 
+    def xmit_all(self, frame: Frame, cause: int, hops: int, why: str, none: str) -> None:
+        """A copy on every port that is enabled and can transmit (bond broadcast
+        mode, team broadcast runner: BD10, T3)."""
+        sent = False
+        for port in self.ports:
+            if port.enabled and port.dev.running:
+                self.send_on(port, frame, cause, hops, why)
+                sent = True
+        if not sent:
+            self.drop(frame, cause, DropReason.NO_TX_PORT, none, self.fn_tx, self.rule_tx)
+
     def send_on(self, port: AggregatePort, frame: Frame, cause: int, hops: int, why: str) -> None:
         """Hand the frame to the port's device (bond_dev_queue_xmit / team_dev_queue_xmit)."""
         port.last_tx = self.sim.now                  # dev_trans_start(), read by ARP monitors

@@ -470,19 +470,11 @@ class Bond(Aggregate):
         return [p for p in self.ports if p.enabled and p.dev.running]
 
     def xmit(self, frame: Frame, cause: int, hops: int) -> None:
-        if self.mode is not BondMode.BROADCAST:
+        if self.mode is BondMode.BROADCAST:           # bond_xmit_broadcast()
+            self.xmit_all(frame, cause, hops, "broadcast: a copy on every slave",
+                          "broadcast: no slave is up")
+        else:
             super().xmit(frame, cause, hops)
-            return
-        sent = False
-        for port in self.ports:                       # bond_xmit_broadcast()
-            if port.enabled and port.dev.running:
-                self.send_on(port, frame, cause, hops, "broadcast: a copy on every slave")
-                sent = True
-        if not sent:
-            from vnetlab.sim.trace import DropReason
-
-            self.drop(frame, cause, DropReason.NO_TX_PORT, "broadcast: no slave is up",
-                      self.fn_tx, self.rule_tx)
 
     def select_tx(self, frame: Frame) -> tuple[AggregatePort | None, str]:
         mode = self.mode

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vnetlab.devices.aggregate import AggregatePort
-from vnetlab.devices.lacp import BONDING, LacpPort
+from vnetlab.devices.lacp import BONDING, LacpPort, Reselect
 from vnetlab.net.addr import mac_str
 from vnetlab.net.frame import Frame
 from vnetlab.sim.time import S, Time
@@ -51,8 +51,7 @@ class Ad:
         self.active: AggId | None = None
         self.selection_timer_end: Time = 0
         self.link_up: dict[AggregatePort, bool] = {}     # the MII monitor's verdict
-        self._busy = False
-        self._again = False
+        self._reselect = Reselect(self._select)
 
     # -- binding -------------------------------------------------------------------
     def port_added(self, port: AggregatePort) -> None:
@@ -107,18 +106,7 @@ class Ad:
             self._changed(None, 0)
 
     def _changed(self, lacp: LacpPort | None, cause: int) -> None:
-        if self._busy:
-            self._again = True
-            return
-        self._busy = True
-        try:
-            for _ in range(16):
-                self._again = False
-                self._select(cause)
-                if not self._again:
-                    break
-        finally:
-            self._busy = False
+        self._reselect(cause)
 
     # -- selection ---------------------------------------------------------------------
     def aggregators(self) -> dict[AggId, list[AggregatePort]]:

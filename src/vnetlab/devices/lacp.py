@@ -73,7 +73,8 @@ from vnetlab.sim.trace import Action
 __all__ = [
     "AGGREGATE_WAIT_TIME", "BONDING", "FAST_PERIODIC_TIME", "IEEE", "LACP_GROUP",
     "LONG_TIMEOUT_TIME", "SHORT_TIMEOUT_TIME", "SLOW_PERIODIC_TIME", "TEAMD", "LacpFlavor",
-    "LacpInfo", "LacpPort", "LacpState", "Lacpdu", "MuxState", "PeriodicState", "RxState",
+    "LacpInfo", "LacpPort", "LacpState", "Lacpdu", "MuxState", "PeriodicState", "Reselect",
+    "RxState",
     "group_by_partner", "lacp_state_str",
 ]
 
@@ -646,6 +647,36 @@ class LacpPort:
     def _cancel(timer: Timer | None) -> None:
         if timer is not None:
             timer.cancel()
+
+
+class Reselect:
+    """Runs an owner's selection logic to a fixed point without re-entering it.
+
+    ``LacpPort.changed`` fires from inside ``select()``; calling the selection
+    again from there would recurse, so a call made while it runs only asks for
+    one more pass (at most ``limit``)."""
+
+    __slots__ = ("again", "busy", "limit", "select")
+
+    def __init__(self, select: Callable[[int], None], limit: int = 16) -> None:
+        self.select = select
+        self.limit = limit
+        self.busy = False
+        self.again = False
+
+    def __call__(self, cause: int = 0) -> None:
+        if self.busy:
+            self.again = True
+            return
+        self.busy = True
+        try:
+            for _ in range(self.limit):
+                self.again = False
+                self.select(cause)
+                if not self.again:
+                    break
+        finally:
+            self.busy = False
 
 
 def group_by_partner(ports: Iterable[LacpPort]) -> dict[PartnerKey, list[LacpPort]]:

@@ -41,12 +41,13 @@ LACP machines when it runs LACP.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
 from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb, FdbEntry
-from vnetlab.devices.lacp import IEEE, LacpPort, group_by_partner
+from vnetlab.devices.lacp import IEEE, LacpPort, Reselect, group_by_partner
 from vnetlab.devices.netdev import NetDevice, Nic
 from vnetlab.net.addr import BROADCAST, Mac, mac_str
 from vnetlab.net.frame import EtherType, Frame
@@ -241,7 +242,7 @@ class PhysPort:
 class LacpLag:
     """A LACP port-channel: one aggregator, the members that share its partner."""
 
-    __slots__ = ("again", "busy", "fallback", "key", "logical", "members", "name", "partner")
+    __slots__ = ("fallback", "key", "logical", "members", "name", "partner", "reselect")
 
     def __init__(self, name: str, logical: SwitchPort, key: int, fallback: str) -> None:
         self.name = name
@@ -250,8 +251,7 @@ class LacpLag:
         self.fallback = fallback
         self.members: list[PhysPort] = []
         self.partner: tuple[int, Mac, int] | None = None   # the aggregator's partner
-        self.busy = False
-        self.again = False
+        self.reselect: Reselect | None = None
 
 
 def lacp_system_mac(switch: str) -> Mac:
@@ -500,18 +500,9 @@ class Switch:
     def _lacp_changed(self, lacp: LacpPort, cause: int) -> None:
         lag = self.phys_of[lacp.dev].lag
         assert lag is not None
-        if lag.busy:
-            lag.again = True
-            return
-        lag.busy = True
-        try:
-            for _ in range(16):
-                lag.again = False
-                self._lacp_select(lag, cause)
-                if not lag.again:
-                    break
-        finally:
-            lag.busy = False
+        if lag.reselect is None:
+            lag.reselect = Reselect(functools.partial(self._lacp_select, lag))
+        lag.reselect(cause)
 
     def _lacp_select(self, lag: LacpLag, cause: int) -> None:
         """The switch's selection logic: one aggregator per port-channel, for

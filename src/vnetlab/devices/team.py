@@ -32,7 +32,7 @@ from vnetlab.net.addr import Mac
 from vnetlab.net.frame import Arp, ArpOp, EtherType, Frame, arp_request
 from vnetlab.sim.sim import Sim
 from vnetlab.sim.time import MS, Time, format_duration
-from vnetlab.sim.trace import Action, DropReason
+from vnetlab.sim.trace import Action
 
 if TYPE_CHECKING:
     from vnetlab.devices.teamd_lacp import TeamdLacp
@@ -327,17 +327,11 @@ class Team(Aggregate):
         return [p for p in self.ports if p.enabled]
 
     def xmit(self, frame: Frame, cause: int, hops: int) -> None:
-        if self.runner is not TeamRunner.BROADCAST:
+        if self.runner is TeamRunner.BROADCAST:            # bc_transmit()
+            self.xmit_all(frame, cause, hops, "broadcast: a copy on every enabled port",
+                          "broadcast: no enabled port")
+        else:
             super().xmit(frame, cause, hops)
-            return
-        sent = False
-        for port in self.ports:                            # bc_transmit()
-            if port.enabled and port.dev.running:
-                self.send_on(port, frame, cause, hops, "broadcast: a copy on every enabled port")
-                sent = True
-        if not sent:
-            self.drop(frame, cause, DropReason.NO_TX_PORT, "broadcast: no enabled port",
-                      self.fn_tx, self.rule_tx)
 
     def select_tx(self, frame: Frame) -> tuple[AggregatePort | None, str]:
         runner = self.runner

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vnetlab.devices.aggregate import AggregatePort
-from vnetlab.devices.lacp import TEAMD, LacpPort, RxState
+from vnetlab.devices.lacp import TEAMD, LacpPort, Reselect, RxState
 from vnetlab.net.addr import mac_str
 from vnetlab.net.frame import Frame
 from vnetlab.sim.trace import Action
@@ -37,8 +37,7 @@ class TeamdLacp:
         self.team = team
         self.lacp: dict[AggregatePort, LacpPort] = {}
         self.selected: tuple[int, int, int] | None = None
-        self._busy = False
-        self._again = False
+        self._reselect = Reselect(self._select)
 
     def port_added(self, port: AggregatePort) -> None:
         """lacp_port_added(): the port starts disabled; teamd's LACP runs on it."""
@@ -76,18 +75,7 @@ class TeamdLacp:
             lacp.rx(frame, cause)
 
     def _changed(self, lacp: LacpPort | None, cause: int) -> None:
-        if self._busy:
-            self._again = True
-            return
-        self._busy = True
-        try:
-            for _ in range(16):
-                self._again = False
-                self._select(cause)
-                if not self._again:
-                    break
-        finally:
-            self._busy = False
+        self._reselect(cause)
 
     def _select(self, cause: int) -> None:
         """lacp_update_selected() + lacp_port_should_be_enabled() (T6)."""
