@@ -76,6 +76,7 @@ def main() -> None:
 
 def _print_table(result: RunResult, title: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -86,8 +87,9 @@ def _print_table(result: RunResult, title: str) -> None:
     table.add_column("observed")
     table.add_column("", justify="center")
     for e in result.expectations:
-        table.add_row(str(e.index), str(e.line or ""), e.expected + (f"\n  because: {e.because}"
-                      if e.because else ""), e.actual, "[green]ok[/]" if e.ok else "[red]FAIL[/]")
+        table.add_row(str(e.index), str(e.line or ""), escape(e.expected) + (
+                      f"\n  because: {escape(e.because)}" if e.because else ""),
+                      escape(e.actual), "[green]ok[/]" if e.ok else "[red]FAIL[/]")
     if result.expectations:
         console.print(table)
     for session in (s for ep in result.lab.endpoints.values() for s in ep.pings):
@@ -97,7 +99,7 @@ def _print_table(result: RunResult, title: str) -> None:
                       f"{len(session.records)} sent, {session.replies} replies")
     if result.sim.tracing:
         for outage in result.outages():
-            console.print(outage.describe(), highlight=False, soft_wrap=True)
+            console.print(escape(outage.describe()), highlight=False, soft_wrap=True)
     drops = ", ".join(f"{reason} {count}" for reason, count in sorted(result.trace.drops.items())
                       if reason != "not-for-this-host")
     if drops:
@@ -370,6 +372,7 @@ def matrix(topology: str | None, rows: str | None, columns: str | None, jobs: in
         click.echo(to_markdown(cells), nl=False)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     colour = {"works": "green", "degraded": "yellow", "broken": "red"}
@@ -392,7 +395,7 @@ def matrix(topology: str | None, rows: str | None, columns: str | None, jobs: in
                   "Why: vnetlab explain --matrix ROW/COLUMN")
     for c in cells:
         if c.verdict != "works":
-            console.print(f"[{colour[c.verdict]}]{c.row} / {c.column}[/]: {c.reason}",
+            console.print(f"[{colour[c.verdict]}]{c.row} / {c.column}[/]: {escape(c.reason)}",
                           highlight=False)
 
 

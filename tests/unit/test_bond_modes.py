@@ -184,7 +184,7 @@ def check_xor(policy: str, nics: int) -> None:
     assert result.ping_replies_total() == 27
     ip_flows = [f for f in flows if f[3] is not None]
     assert len(ip_flows) == 9 and any(f[2] == ETH_P_ARP for f in flows)
-    for flow, (last_port, changes) in flows.items():
+    for flow, (last_port, changes, _) in flows.items():
         assert changes == 0, flow                      # a flow never changes slave
         assert last_port == expected_slave(result, policy, nics, flow), (policy, flow)
 

@@ -150,7 +150,7 @@ def test_loadbalance_keeps_each_flow_on_the_hashed_port(fields: list[str]) -> No
     assert result.ping_replies_total() == 27
     flows = team_of(result).flow_ports
     assert len([f for f in flows if f[3] is not None]) == 9
-    for (src, dst, _, ips), (last_port, changes) in flows.items():
+    for (src, dst, _, ips), (last_port, changes, _) in flows.items():
         assert changes == 0
         assert last_port == f"eth{teamd_hash(src, dst, ips, fields) % 3}"
 

@@ -52,7 +52,8 @@ class Aggregate(NetDevice):
         self.ports: list[AggregatePort] = []
         self.port_of: dict[NetDevice, AggregatePort] = {}
         # what measurements read (vnetlab matrix): per flow (MACs, ethertype, IPs)
-        # the port it last left on and how often it changed port; frames per
+        # the port it last left on, how often it changed port and the last frame
+        # that did; frames per
         # port; frames whose source MAC the mode rewrote
         self.flow_ports: dict[tuple[Mac, Mac, int, tuple[int, int] | None], list[Any]] = {}
         self.tx_frames: dict[str, int] = {}
@@ -159,10 +160,11 @@ class Aggregate(NetDevice):
                 (packet.src, packet.dst) if isinstance(packet, Ipv4) else None)
         seen = self.flow_ports.get(flow)
         if seen is None:
-            self.flow_ports[flow] = [port.name, 0]
+            self.flow_ports[flow] = [port.name, 0, 0]
         elif seen[0] != port.name:
             seen[0] = port.name
             seen[1] += 1
+            seen[2] = frame.uid                  # the latest frame that changed port
         self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
 
     def xmit_all(self, frame: Frame, cause: int, hops: int, why: str, none: str) -> None:

@@ -311,7 +311,7 @@ def measure(result: RunResult, target: Target, row: str, column: str) -> Cell:
     assert isinstance(agg, Aggregate)
     vm_macs = {lab.devices[f"{vm}:eth0"].mac for vm in vm_names}
     if base_mode != "broadcast":         # copies on every port are not striping
-        cell.striped_flows = sum(1 for (src, *_), (_, changes) in agg.flow_ports.items()
+        cell.striped_flows = sum(1 for (src, *_), (_, changes, _) in agg.flow_ports.items()
                                  if src in vm_macs and changes >= STRIPE_CHANGES)
     cell.rewritten_src = agg.src_rewrites
     worst = max(cell.flows, key=lambda f: f.loss)
@@ -326,57 +326,94 @@ def measure(result: RunResult, target: Target, row: str, column: str) -> Cell:
     return cell
 
 
+def _ref(step: Any) -> dict[str, Any]:
+    return {"step": step.id, "frame": step.uid, "where": step.where, "fn": step.fn,
+            "rule": step.rule, "reason": str(step.reason) if step.reason else ""}
+
+
 def _reason(result: RunResult, cell: Cell, target: Target, agg: Any, base_mode: str
             ) -> tuple[str, dict[str, Any] | None]:
-    """One line from the run: the decisive frame and rule of the first lost
-    probe, else the most telling anomaly, else how the traffic flowed."""
+    """One line from the run, and the decisive step (frame and rule): the drop
+    behind the first lost probe; else the step behind the most telling anomaly
+    (a duplicate's fork, a rewritten source, a striped flow, a MAC move); else
+    the step that kept the host safe (a flooded-back copy dropped at an
+    inactive port, a flood not sent back into a LAG) or, failing that, how the
+    aggregate transmitted."""
     from vnetlab.explain.explain import Explainer
     from vnetlab.net.addr import parse_ip4
+    from vnetlab.sim.trace import Action, DropReason
 
-    parts: list[str] = []
-    decisive: dict[str, Any] | None = None
+    steps = result.trace.steps
+    agg_where = f"{target.host}/{target.agg_name}"
+    parts: list[tuple[str, Any]] = []             # (sentence, its decisive step or None)
+    root: dict[str, Any] | None = None
     lossy = [f for f in cell.flows if f.replies < f.sent]
     if lossy:
         flow = max(lossy, key=lambda f: f.loss)
         answers = Explainer(result).ping(flow.src, parse_ip4(flow.dst))
         lost = f"{flow.src} -> {flow.dst} lost {flow.sent - flow.replies}/{flow.sent}"
-        if answers and answers[0].decisive is not None:
-            e = answers[0]
-            d = e.decisive
-            assert d is not None
-            decisive = {"step": d.id, "frame": d.uid, "where": d.where, "fn": d.fn,
-                        "rule": d.rule, "reason": str(d.reason)}
+        d = answers[0].decisive if answers else None
+        if d is not None:
             text = f"{lost}: dropped at {d.where} ({d.reason}) [{d.fn}, {d.rule}]"
-            if e.cause_step is not None:
-                c = e.cause_step
-                decisive["root"] = {"step": c.id, "frame": c.uid, "where": c.where,
-                                    "fn": c.fn, "rule": c.rule}
+            c = answers[0].cause_step
+            if c is not None:
+                root = _ref(c)
                 text += f" because {c.where} {c.note} (frame {c.uid}) [{c.fn}, {c.rule}]"
-            parts.append(text)
+            parts.append((text, d))
         else:
-            parts.append(f"{lost}: {answers[0].verdict if answers else 'no explanation'}")
+            parts.append((f"{lost}: {answers[0].verdict if answers else 'no explanation'}", None))
     if cell.duplicates_to_vms:
-        parts.append(_duplicate_reason(result, target))
+        parts.append(_duplicate_reason(result, target, agg_where))
     if cell.striped_flows:
         ports = ", ".join(sorted(agg.tx_frames))
-        parts.append(f"{cell.striped_flows} VM flow(s) switched port frame by frame over {ports} "
-                     f"[{agg.fn_tx}, {agg.rule_tx}]: a TCP flow would see reordering")
+        vm_macs = {result.lab.devices[f"{vm}:eth0"].mac for vm, _ in target.vms}
+        uid = next((rec[2] for key, rec in agg.flow_ports.items()
+                    if key[0] in vm_macs and rec[1] >= STRIPE_CHANGES), 0)
+        example = next((st for st in steps if st.uid == uid and st.where == agg_where
+                        and st.action is Action.FORWARD), None)
+        frame = f" (e.g. frame {example.uid})" if example is not None else ""
+        parts.append((f"{cell.striped_flows} VM flow(s) switched port frame by frame over "
+                      f"{ports}{frame} [{agg.fn_tx}, {agg.rule_tx}]: a TCP flow would see "
+                      "reordering", example))
     if cell.rewritten_src:
-        parts.append(f"{cell.rewritten_src} VM frames left a non-active slave with the slave's "
-                     "MAC as source [bond_do_alb_xmit, BD11]: the network sees VM IPs behind a "
-                     "host NIC MAC (port security / IP source guard break)")
+        example = next((st for st in steps if st.where == agg_where
+                        and st.fn == "bond_do_alb_xmit"), None)
+        frame = f" (e.g. frame {example.uid})" if example is not None else ""
+        parts.append((f"{cell.rewritten_src} VM frames left a non-active slave with the slave's "
+                      f"MAC as source{frame} [bond_do_alb_xmit, BD11]: the network sees VM IPs "
+                      "behind a host NIC MAC (port security / IP source guard break)", example))
     if cell.bridge_mac_moves and not lossy:
-        parts.append(f"{target.bridge} moved MACs {cell.bridge_mac_moves} times (frames looped "
-                     "back through the switch) [br_fdb_update, B7]")
+        move = next(st for st in steps if st.action is Action.MOVE
+                    and st.where == f"{target.host}/{target.bridge}")
+        parts.append((f"{target.bridge} moved MACs {cell.bridge_mac_moves} times, first "
+                      f"{move.note} (frame {move.uid}) [{move.fn}, {move.rule}]", move))
     if cell.switch_mac_moves and not lossy:
-        parts.append(f"{target.switch} moved MACs {cell.switch_mac_moves} times between its "
-                     "ports [S1, S6]")
+        move = next(st for st in steps if st.action is Action.MOVE and st.where == target.switch)
+        parts.append((f"{target.switch} moved MACs {cell.switch_mac_moves} times, first "
+                      f"{move.note} (frame {move.uid}) [{move.fn}, {move.rule}]", move))
     if not parts:
         used = ", ".join(f"{name} {count}" for name, count in sorted(agg.tx_frames.items()))
-        parts.append(f"all {cell.sent} probes answered; frames sent by {target.agg_name}: "
-                     f"{used or 'none'} [{agg.fn_tx}, {agg.rule_tx}]; no MAC moved, no flow "
-                     "striped and no frame reached a VM twice")
-    reason = "; ".join(parts)
+        guard = next((st for st in steps if st.action is Action.DROP
+                      and st.where == agg_where and st.reason is DropReason.INACTIVE_PORT), None)
+        if guard is None:
+            guard = next((st for st in steps if st.action is Action.SKIP
+                          and st.where == target.switch and st.reason is DropReason.SAME_PORT
+                          and st.port == "po-matrix"), None)
+        if guard is not None:
+            kept = (f"what the switch sent back was stopped: frame {guard.uid} at {guard.where}"
+                    f" ({guard.note}) [{guard.fn}, {guard.rule}]")
+        else:
+            guard = next((st for st in steps if st.where == agg_where
+                          and st.action is Action.FORWARD), None)
+            kept = "nothing came back"
+        parts.append((f"all {cell.sent} probes answered; frames sent by {target.agg_name}: "
+                      f"{used or 'none'} [{agg.fn_tx}, {agg.rule_tx}]; {kept}; no MAC moved, "
+                      "no flow striped and no frame reached a VM twice", guard))
+    reason = "; ".join(text for text, _ in parts)
+    first = next((step for _, step in parts if step is not None), None)
+    decisive = _ref(first) if first is not None else None
+    if decisive is not None and root is not None:
+        decisive["root"] = root
     if base_mode == "broadcast":
         reason += ("; sources disagree on mode 3 (RHV 4.x: compatible, RHEL 6/7: must not be "
                    "used): what decides it here is "
@@ -386,30 +423,43 @@ def _reason(result: RunResult, cell: Cell, target: Target, agg: Any, base_mode: 
     return reason, decisive
 
 
-def _duplicate_reason(result: RunResult, target: Target) -> str:
-    """Where the two copies of a frame delivered twice to a VM parted ways."""
+def _duplicate_reason(result: RunResult, target: Target, agg_where: str) -> tuple[str, Any]:
+    """Where the copies of a frame delivered twice to a VM parted ways: the
+    same frame twice (a flood came back), or a request duplicated upstream
+    that the gateway answered twice (ping's DUP!)."""
+    from vnetlab.sim.trace import Action
+
     lab = result.lab
+    steps = result.trace.steps
+    count = sum(lab.endpoints[v].duplicate_frames
+                + sum(r.duplicates for s in lab.endpoints[v].pings for r in s.records)
+                for v, _ in target.vms)
     for vm, _ in target.vms:
         uid = lab.endpoints[vm].first_duplicate
         if not uid:
             continue
-        from vnetlab.sim.trace import Action
-
-        arrivals = [s for s in result.trace.steps if s.uid == uid and s.where == vm
+        arrivals = [s for s in steps if s.uid == uid and s.where.startswith(f"{vm}/")
                     and s.action is Action.RECEIVE]
-        count = sum(lab.endpoints[v].duplicate_frames for v, _ in target.vms)
         if len(arrivals) >= 2:
             a = result.trace.chain(arrivals[0].id)
             b = result.trace.chain(arrivals[1].id)
-            split = next((x for x, y in zip(a, b, strict=False) if x.id != y.id), None)
             common = [x for x, y in zip(a, b, strict=False) if x.id == y.id]
             fork = common[-1] if common else None
-            if fork is not None and split is not None:
+            if fork is not None:
                 return (f"{count} duplicate frames reached VMs (e.g. frame {uid} reached {vm} "
                         f"twice: the copies parted at {fork.where}: {fork.note} "
-                        f"[{fork.fn}, {fork.rule or split.rule}])")
-        return f"{count} duplicate frames reached VMs (e.g. frame {uid} at {vm})"
-    return "duplicate frames reached VMs"
+                        f"[{fork.fn}, {fork.rule}])", fork)
+    dup = next((s for s in steps if s.action is Action.PING and s.note.startswith("DUP!")
+                and s.where in {v for v, _ in target.vms}), None)
+    if dup is not None:
+        sent = next((s for s in result.trace.chain(dup.id) if s.where == agg_where
+                     and s.action is Action.FORWARD), None)
+        how = (f": its request left {sent.where} on {sent.port} as well ({sent.note}) "
+               f"[{sent.fn}, {sent.rule}] and the gateway answered every copy"
+               if sent is not None else "")
+        return (f"{count} duplicate frames reached VMs (e.g. {dup.where} got a DUP! reply, frame "
+                f"{dup.uid}{how})", sent or dup)
+    return f"{count} duplicate frames reached VMs", None
 
 
 # -- the whole matrix ---------------------------------------------------------------------
