@@ -353,10 +353,15 @@ class RunResult:
         return out
 
 
-def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full") -> RunResult:
+def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full", *,
+             track_duplicates: bool = False) -> RunResult:
+    """Build, run and check ``spec``. ``track_duplicates`` makes every endpoint
+    count frames it receives twice (same uid), at the cost of remembering them."""
     from vnetlab.topology.build import build
 
     lab = build(spec, seed, trace)
+    for endpoint in lab.endpoints.values():
+        endpoint.track_duplicates = track_duplicates
     sim = lab.sim
     end = lab.schedule_actions(list(spec.run))
     snapshots: dict[int, str] = {}

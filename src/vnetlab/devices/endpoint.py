@@ -153,6 +153,9 @@ class Endpoint:
         self.ping_of: dict[int, PingSession] = {}
         self.received: Counter[tuple[Mac, Mac, int]] = Counter()
         self.count_received = sim.recording
+        # duplicate detection (vnetlab matrix): off unless asked for, it keeps
+        # every uid this node received
+        self.track_duplicates = False
         self.seen_uids: set[int] = set()
         self.duplicate_frames = 0
         self.first_duplicate = 0
@@ -173,13 +176,14 @@ class Endpoint:
         """netif_receive_skb -> eth_type_trans (packet type) -> arp_rcv / ip_rcv."""
         if self.count_received:
             self.received[(frame.src, frame.dst, frame.ethertype)] += 1
-        uid = frame.uid
-        if uid in self.seen_uids:             # a copy of a frame this node already got
-            self.duplicate_frames += 1
-            if not self.first_duplicate:
-                self.first_duplicate = uid
-        else:
-            self.seen_uids.add(uid)
+        if self.track_duplicates:
+            uid = frame.uid
+            if uid in self.seen_uids:         # a copy of a frame this node already got
+                self.duplicate_frames += 1
+                if not self.first_duplicate:
+                    self.first_duplicate = uid
+            else:
+                self.seen_uids.add(uid)
         dst = frame.dst
         if dst != dev.mac and not dst & 0x0100_0000_0000:
             if self.sim.tracing:
