@@ -159,6 +159,18 @@ class Explainer:
         cause = self.trace.get(decisive.ref)
         if cause is not None and cause.action in (Action.LEARN, Action.MOVE):
             self._root_cause(explanation, cause)
+        elif decisive.reason in (DropReason.PORT_STATE, DropReason.NO_CARRIER) and decisive.port:
+            # a port that does not forward: the last state change of the device behind
+            # it (a team whose runner enabled no port, a bond without a slave...)
+            node = decisive.where.split("/")[0]
+            behind = f"{node}/{decisive.port}"
+            change = next((s for s in reversed(self.trace.steps[:decisive.id - 1])
+                           if s.where == behind and s.action is Action.LINK), None)
+            if change is not None:
+                explanation.cause_step = change
+                explanation.cause_path = self.trace.chain(change.id)
+                explanation.summary = [f"{change.where}: {change.note} at "
+                                       f"{format_time(change.time)} [{change.fn}, {change.rule}]"]
         return explanation
 
     def _root_cause(self, explanation: Explanation, cause: Step) -> None:

@@ -358,7 +358,8 @@ def _reason(result: RunResult, cell: Cell, target: Target, agg: Any, base_mode: 
             c = answers[0].cause_step
             if c is not None:
                 root = _ref(c)
-                text += f" because {c.where} {c.note} (frame {c.uid}) [{c.fn}, {c.rule}]"
+                frame = f" (frame {c.uid})" if c.uid else ""
+                text += f" because {c.where} {c.note}{frame} [{c.fn}, {c.rule}]"
             parts.append((text, d))
         else:
             parts.append((f"{lost}: {answers[0].verdict if answers else 'no explanation'}", None))
