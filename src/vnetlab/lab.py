@@ -354,14 +354,19 @@ class RunResult:
 
 
 def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full", *,
-             track_duplicates: bool = False) -> RunResult:
-    """Build, run and check ``spec``. ``track_duplicates`` makes every endpoint
-    count frames it receives twice (same uid), at the cost of remembering them."""
+             measure: bool = False) -> RunResult:
+    """Build, run and check ``spec``. ``measure`` turns on the counters
+    measurements read and the per-frame path otherwise skips: frames an endpoint
+    receives twice (it remembers every uid), and per aggregate the ports each
+    flow left on and the frames per port."""
     from vnetlab.topology.build import build
 
     lab = build(spec, seed, trace)
     for endpoint in lab.endpoints.values():
-        endpoint.track_duplicates = track_duplicates
+        endpoint.measure = measure
+    for dev in lab.devices.values():
+        if isinstance(dev, Bond | Team):
+            dev.measure = measure
     sim = lab.sim
     end = lab.schedule_actions(list(spec.run))
     snapshots: dict[int, str] = {}

@@ -69,7 +69,9 @@ def host_topology(agg: dict[str, Any], *, nics: int = 2, bridge: bool = True, vm
 
 
 def simulate(data: dict[str, Any], seed: int = 0) -> RunResult:
-    return vnetlab.simulate(vnetlab.load_topology_data(copy.deepcopy(data), "test"), seed=seed)
+    from vnetlab.lab import simulate as run
+
+    return run(vnetlab.load_topology_data(copy.deepcopy(data), "test"), seed=seed, measure=True)
 
 
 def tx_ports(result: RunResult, where: str) -> list[str]:

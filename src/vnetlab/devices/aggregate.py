@@ -51,13 +51,15 @@ class Aggregate(NetDevice):
         self.mac_set_by_user = mac is not None
         self.ports: list[AggregatePort] = []
         self.port_of: dict[NetDevice, AggregatePort] = {}
-        # what measurements read (vnetlab matrix): per flow (MACs, ethertype, IPs)
+        # what measurements read (vnetlab matrix; kept only with ``measure``, off the
+        # per-frame path otherwise): per flow (MACs, ethertype, IPs)
         # the port it last left on, how often it changed port and the last frame
         # that did; frames per
         # port; frames whose source MAC the mode rewrote
         self.flow_ports: dict[tuple[Mac, Mac, int, tuple[int, int] | None], list[Any]] = {}
         self.tx_frames: dict[str, int] = {}
         self.src_rewrites = 0
+        self.measure = False
 
     # -- configuration -------------------------------------------------------
     def enslave(self, dev: NetDevice) -> AggregatePort:
@@ -155,6 +157,11 @@ class Aggregate(NetDevice):
         if port is None:
             self.drop(frame, cause, DropReason.NO_TX_PORT, why, self.fn_tx, self.rule_tx)
             return
+        if self.measure:
+            self._count_flow(frame, port)
+        self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
+
+    def _count_flow(self, frame: Frame, port: AggregatePort) -> None:
         packet = frame.payload
         flow = (frame.src, frame.dst, frame.ethertype,
                 (packet.src, packet.dst) if isinstance(packet, Ipv4) else None)
@@ -165,7 +172,6 @@ class Aggregate(NetDevice):
             seen[0] = port.name
             seen[1] += 1
             seen[2] = frame.uid                  # the latest frame that changed port
-        self.send_on(port, self.tx_rewrite(port, frame), cause, hops, why)
 
     def xmit_all(self, frame: Frame, cause: int, hops: int, why: str, none: str) -> None:
         """A copy on every port that is enabled and can transmit (bond broadcast
@@ -181,7 +187,8 @@ class Aggregate(NetDevice):
     def send_on(self, port: AggregatePort, frame: Frame, cause: int, hops: int, why: str) -> None:
         """Hand the frame to the port's device (bond_dev_queue_xmit / team_dev_queue_xmit)."""
         port.last_tx = self.sim.now                  # dev_trans_start(), read by ARP monitors
-        self.tx_frames[port.name] = self.tx_frames.get(port.name, 0) + 1
+        if self.measure:
+            self.tx_frames[port.name] = self.tx_frames.get(port.name, 0) + 1
         sim = self.sim
         if sim.tracing:
             cause = sim.step(self.where, port.name, Action.FORWARD, frame.uid,

@@ -155,7 +155,7 @@ class Endpoint:
         self.count_received = sim.recording
         # duplicate detection (vnetlab matrix): off unless asked for, it keeps
         # every uid this node received
-        self.track_duplicates = False
+        self.measure = False
         self.seen_uids: set[int] = set()
         self.duplicate_frames = 0
         self.first_duplicate = 0
@@ -176,7 +176,7 @@ class Endpoint:
         """netif_receive_skb -> eth_type_trans (packet type) -> arp_rcv / ip_rcv."""
         if self.count_received:
             self.received[(frame.src, frame.dst, frame.ethertype)] += 1
-        if self.track_duplicates:
+        if self.measure:
             uid = frame.uid
             if uid in self.seen_uids:         # a copy of a frame this node already got
                 self.duplicate_frames += 1

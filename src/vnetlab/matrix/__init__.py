@@ -275,7 +275,7 @@ def simulate_cell(data: dict[str, Any], file: str, target: Target, row: str, col
     from vnetlab.topology.load import load_topology_data
 
     spec = load_topology_data(cell_data(data, target, row, column), f"{file} [{row}/{column}]")
-    return simulate(spec, trace=trace, track_duplicates=True)
+    return simulate(spec, trace=trace, measure=True)
 
 
 # -- measuring a cell -------------------------------------------------------------------
