@@ -16,6 +16,7 @@ replies until the end of the run (no -W deadline).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -31,6 +32,7 @@ from vnetlab.net.frame import (
     Ipv4,
     Lacpdu,
     Raw,
+    Udp,
     arp_reply,
     arp_request,
     gratuitous_arp,
@@ -38,6 +40,8 @@ from vnetlab.net.frame import (
 from vnetlab.sim.sim import Sim, Timer
 from vnetlab.sim.time import MS, S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
+
+UdpHandler = Callable[["IpIface", Frame, Ipv4, Udp, int], None]
 
 
 class NeighState(StrEnum):
@@ -150,6 +154,8 @@ class Endpoint:
         self.iface_of: dict[NetDevice, IpIface] = {}
         self.local_ips: set[Ip4] = set()
         self.pings: list[PingSession] = []
+        # UDP sockets by local port (the DHCP server on 67, ...)
+        self.udp_sockets: dict[int, UdpHandler] = {}
         self.ping_of: dict[int, PingSession] = {}
         self.received: Counter[tuple[Mac, Mac, int]] = Counter()
         self.count_received = sim.recording
@@ -253,6 +259,10 @@ class Endpoint:
                          reason=DropReason.NO_ROUTE, cause=cause)
             return
         icmp = packet.payload
+        if type(icmp) is Udp:
+            self.udp_rcv(iface, frame, packet, icmp, cause)
+            return
+        assert type(icmp) is Icmp
         if icmp.type is IcmpType.ECHO_REQUEST:
             if sim.tracing:
                 cause = sim.step(self.where, iface.dev.name, Action.DELIVER, frame.uid,
@@ -277,6 +287,18 @@ class Endpoint:
                         cause=cause, data={"seq": icmp.seq, "event": "reply"})
         if record.reply_step == 0:
             record.reply_step = step
+
+    def udp_rcv(self, iface: IpIface, frame: Frame, packet: Ipv4, datagram: Udp, cause: int
+                ) -> None:
+        """udp_rcv(): hand the datagram to the socket bound to its port."""
+        handler = self.udp_sockets.get(datagram.dport)
+        if handler is not None:
+            handler(iface, frame, packet, datagram, cause)
+            return
+        if self.sim.tracing:
+            self.sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
+                          f"no socket on UDP port {datagram.dport}", "__udp4_lib_rcv",
+                          reason=DropReason.UNHANDLED, cause=cause)
 
     # -- neighbours --------------------------------------------------------------
     def neigh_update(self, iface: IpIface, ip: Ip4, mac: Mac, new: NeighState, override: bool,

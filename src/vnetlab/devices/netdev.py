@@ -58,6 +58,7 @@ class NetDevice:
         self.mac = mac
         self.where = f"{node}/{name}"
         self.admin_up = True
+        self.mtu = 1500                              # ETH_DATA_LEN (ether_setup)
         self.rx_handler: RxHandler | None = None
         self.upper: NetDevice | None = None          # master device (netdev_master_upper_dev_link)
         self.stack: Stack | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
+from typing import Any
 
 from vnetlab.net.addr import BROADCAST, IP4_ZERO, Ip4, Mac, ip4_str, mac_str
 
@@ -68,16 +69,56 @@ class Icmp:
     seq: int
     size: int = 56  # payload bytes, ping -s
 
+    @property
+    def length(self) -> int:
+        """ICMP header (8) plus the echo data."""
+        return 8 + self.size
+
     def describe(self) -> str:
         kind = "echo request" if self.type is IcmpType.ECHO_REQUEST else "echo reply"
         return f"ICMP {kind} id={self.ident} seq={self.seq}"
+
+
+class IpProto(IntEnum):
+    ICMP = 1
+    TCP = 6
+    UDP = 17
+
+
+@dataclass(frozen=True, slots=True)
+class Udp:
+    """A UDP datagram (RFC 768). ``data`` is the application message (a DHCP
+    message, or opaque bytes as ``Raw``)."""
+
+    sport: int
+    dport: int
+    data: Any
+
+    @property
+    def length(self) -> int:
+        """UDP header (8) plus the message's length."""
+        data_len = getattr(self.data, "length", 0)
+        return 8 + int(data_len)
+
+    def describe(self) -> str:
+        inner = self.data.describe() if hasattr(self.data, "describe") else ""
+        return f"UDP {self.sport} > {self.dport}" + (f" {inner}" if inner else "")
 
 
 @dataclass(frozen=True, slots=True)
 class Ipv4:
     src: Ip4
     dst: Ip4
-    payload: Icmp
+    payload: Icmp | Udp
+
+    @property
+    def proto(self) -> IpProto:
+        return IpProto.ICMP if type(self.payload) is Icmp else IpProto.UDP
+
+    @property
+    def length(self) -> int:
+        """Total length: a 20-byte header (no options) plus the payload."""
+        return 20 + self.payload.length
 
     def describe(self) -> str:
         return f"IPv4 {ip4_str(self.src)} > {ip4_str(self.dst)} {self.payload.describe()}"
@@ -91,6 +132,13 @@ class Raw:
 
     def describe(self) -> str:
         return f"{self.length} bytes"
+
+
+ARP_LENGTH = 28          # an Ethernet/IPv4 ARP body
+LACPDU_LENGTH = 110      # 802.1AX-2014 6.4.2: a LACPDU is 110 octets
+ETH_HLEN = 14
+VLAN_HLEN = 4
+ETH_ZLEN = 60            # minimum frame without FCS: shorter frames are padded
 
 
 LACP_GROUP: Mac = 0x0180_C200_0002     # Slow_Protocols_Multicast address (802.3 Annex 57A)
@@ -157,13 +205,36 @@ Payload = Arp | Ipv4 | Raw | Lacpdu
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """An untagged Ethernet II frame (VLAN tags come with the VLAN models)."""
+    """An Ethernet II frame, with at most one 802.1Q tag.
+
+    ``vlan`` is the tag's VID; 0 means untagged (a priority tag, VID 0, is
+    treated as untagged, as br_allowed_ingress does: B17). A device that
+    pushes or pops a tag makes a new frame with ``dataclasses.replace``;
+    the ``uid`` stays, so the trace follows the frame across the change.
+    QinQ (stacked tags) is not modelled.
+    """
 
     dst: Mac
     src: Mac
     ethertype: int
     payload: Payload
     uid: int
+    vlan: int = 0
+
+    @property
+    def l3_length(self) -> int:
+        """The bytes after the Ethernet header (and tag): what an MTU limits."""
+        payload = self.payload
+        if type(payload) is Arp:
+            return ARP_LENGTH
+        if type(payload) is Lacpdu:
+            return LACPDU_LENGTH
+        return int(payload.length)  # type: ignore[union-attr]
+
+    @property
+    def length(self) -> int:
+        """On-wire length without FCS: header, tag, payload, padding to 60."""
+        return max(ETH_ZLEN, ETH_HLEN + (VLAN_HLEN if self.vlan else 0) + self.l3_length)
 
     def describe(self) -> str:
         try:
@@ -171,7 +242,8 @@ class Frame:
         except ValueError:
             etype = f"0x{self.ethertype:04x}"
         body = self.payload.describe() if not isinstance(self.payload, Raw) else etype
-        return f"{mac_str(self.src)} > {mac_str(self.dst)} {body}"
+        tag = f" vlan {self.vlan}" if self.vlan else ""
+        return f"{mac_str(self.src)} > {mac_str(self.dst)}{tag} {body}"
 
 
 def arp_request(uid: int, sha: Mac, spa: Ip4, tpa: Ip4, *, dst: Mac = BROADCAST) -> Frame:
