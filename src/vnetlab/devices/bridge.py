@@ -259,7 +259,7 @@ class Bridge(NetDevice):
             cause = sim.step(self.where, to.name, Action.FORWARD, frame.uid,
                              f"forwarded to {to.name} (FDB hit for {mac_str(frame.dst)})",
                              "br_forward", "B4.4", cause=cause, ref=entry.step)
-        to.dev.xmit(frame, cause, hops)
+        self.forward_copy(to, frame, ingress, cause, hops)
 
     def flood(self, frame: Frame, ingress: BridgePort | None, cause: int, hops: int, *,
               local_orig: bool) -> None:
@@ -295,7 +295,19 @@ class Bridge(NetDevice):
                              f"not flooded to {port.name}: {flag} off", "br_flood", "B15",
                              cause=cause)
                 continue
-            port.dev.xmit(frame, cause, hops)
+            self.forward_copy(port, frame, ingress, cause, hops)
+
+    def forward_copy(self, to: BridgePort, frame: Frame, ingress: BridgePort | None, cause: int,
+                     hops: int) -> None:
+        """__br_forward() -> br_forward_finish() -> br_dev_queue_push_xmit(): one copy
+        out of one port, after should_deliver() accepted it.
+
+        Order as in net/bridge/br_forward.c: the egress VLAN handling
+        (br_handle_vlan: pop the tag on an untagged member), the NF_BR_FORWARD
+        hook (br_netfilter's iptables FORWARD, bridged frames only, not
+        ``ingress is None``), then the MTU check (is_skb_forwardable) and the
+        port device's transmit."""
+        to.dev.xmit(frame, cause, hops)
 
     # -- transmit from the bridge's own stack ----------------------------------
     def xmit(self, frame: Frame, cause: int, hops: int) -> None:
