@@ -1,4 +1,6 @@
-"""Linux bridge rules (semantics B3-B15), each checked by running a small topology."""
+"""Linux bridge rules (semantics B3-B15, B19), each checked by running a small topology."""
+
+import pytest
 
 from conftest import three_vms
 
@@ -148,6 +150,23 @@ def test_stp_port_forwards_after_two_forward_delays(run) -> None:
     result = run(text)
     assert result.received("h2", src=H1) == 1          # only the frame sent after 4 s
     assert result.trace.drops["port-not-forwarding"] >= 1
+
+
+@pytest.mark.parametrize("delay", [0, 1, 45])
+def test_stp_on_clamps_forward_delay_to_2_to_30_seconds(run, delay: int) -> None:
+    """B19: with STP on, br_stp_start clamps forward_delay into 2-30 s, so a
+    0 delay (libvirt's stp='on' delay='0') still listens and learns for 2 s each."""
+    clamped = min(max(delay, 2), 30)
+    text = three_vms(f"""
+        - at: {2 * clamped - 0.5}s
+          send: {{from: h1, dst: ff:ff:ff:ff:ff:ff}}
+        - at: {2 * clamped + 0.5}s
+          send: {{from: h1, dst: ff:ff:ff:ff:ff:ff}}
+    """).replace("stp: {enabled: false}", f"stp: {{enabled: true, forward-delay: {delay}}}")
+    result = run(text)
+    assert result.received("h2", src=H1) == 1          # only the frame after 2 x clamped delay
+    note = next(s for s in result.trace.steps if s.fn == "br_stp_start")
+    assert note.rule == "B19" and f"clamps it to {clamped}" in note.note
 
 
 def test_isolated_ports_do_not_talk_to_each_other(run) -> None:

@@ -6,7 +6,9 @@ from importlib import resources
 from pathlib import Path
 
 SEEDS = {"000": "team roundrobin under a VM bridge, switch without LAG (seeds/000)",
-         "002": "which bond modes work under a VM bridge (seeds/002)"}
+         "001": "a bridged VM gets no IP: DHCP, firewall, VLAN, MAC conflicts (seeds/001)",
+         "002": "which bond modes work under a VM bridge (seeds/002)",
+         "004": "bridged VM set-up and no connectivity: STP, MTU, VLAN, DHCP (seeds/004)"}
 
 
 def case_paths() -> dict[str, Path]:

@@ -20,8 +20,11 @@ from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import BROADCAST, Mac, is_link_local, is_valid_ether_addr, mac_str
 from vnetlab.net.frame import Frame
 from vnetlab.sim.sim import Sim, Timer
-from vnetlab.sim.time import S, Time
+from vnetlab.sim.time import S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
+
+BR_MIN_FORWARD_DELAY: Time = 2 * S     # include/net/br_private_stp.h (B19)
+BR_MAX_FORWARD_DELAY: Time = 30 * S
 
 
 class PortState(StrEnum):
@@ -75,6 +78,13 @@ class Bridge(NetDevice):
             self.fdb.add_local(mac, 0, None)
         self.stp = stp
         self.forward_delay = forward_delay
+        if stp and not BR_MIN_FORWARD_DELAY <= forward_delay <= BR_MAX_FORWARD_DELAY:
+            # br_stp_start() clamps an out-of-range delay when STP is turned on
+            # (br_set_forward_delay refuses one while it is on): B19
+            self.forward_delay = min(max(forward_delay, BR_MIN_FORWARD_DELAY), BR_MAX_FORWARD_DELAY)
+            sim.step(self.where, name, Action.NOTE, 0,
+                     f"forward delay {format_duration(forward_delay)} is outside 2-30 s: STP on "
+                     f"clamps it to {format_duration(self.forward_delay)}", "br_stp_start", "B19")
 
     # -- configuration -------------------------------------------------------
     @property
@@ -115,10 +125,10 @@ class Bridge(NetDevice):
             self.disable_port(port, 0)
 
     def enable_port(self, port: BridgePort, cause: int) -> None:
-        """br_stp_enable_port() -> br_make_forwarding() (B18)."""
-        if not self.stp or self.forward_delay == 0:
-            self._set_state(port, PortState.FORWARDING, "STP off" if not self.stp else
-                            "forward delay 0", cause)
+        """br_stp_enable_port() -> br_make_forwarding() (B18). With STP on the
+        delay is at least 2 s (B19), so only STP off forwards at once."""
+        if not self.stp:
+            self._set_state(port, PortState.FORWARDING, "STP off", cause)
             return
         self._set_state(port, PortState.LISTENING, "STP on: listening for forward delay", cause)
         port.stp_timer = self.sim.timer(self.forward_delay, self._forward_delay_expired, port)
