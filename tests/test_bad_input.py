@@ -60,11 +60,10 @@ def test_all_reference_errors_are_reported_together(tmp_path: Path) -> None:
     err = proc.stderr
     for expected in (
         "topo.yaml:5:16: hosts.kvm1.interfaces[eth0].name: interface 'eth0' is defined twice",
-        "MAC 02:00:00:00:00:01 is also used by kvm1:eth0",
         "link-aggregation.port[1]: port 'eth9' is not an interface of kvm1",
         "interface 'eth0' is already a port of 'bond0'",
         "vms.vm1.interfaces[0].source: 'br7' is not a linux-bridge on kvm1",
-        "a guest MAC may not start with 0xFE",
+        "Unable to use MAC address starting with reserved value 0xFE - 'fe:54:00:00:00:01'",
         "vms.vm2.host: host 'kvm9' is not defined",
         "switches.kvm1: name 'kvm1' is already used in hosts",
         "links[0].endpoints[1]: 'sw9' is not a host, switch, router or VM",

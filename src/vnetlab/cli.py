@@ -100,6 +100,9 @@ def _print_table(result: RunResult, title: str) -> None:
     if result.sim.tracing:
         for outage in result.outages():
             console.print(escape(outage.describe()), highlight=False, soft_wrap=True)
+    for ref, client in result.lab.dhcp.clients.items():
+        console.print(f"dhcp {ref} ({client.label}): {escape(client.outcome())}",
+                      highlight=False, soft_wrap=True)
     drops = ", ".join(f"{reason} {count}" for reason, count in sorted(result.trace.drops.items())
                       if reason != "not-for-this-host")
     if drops:
@@ -107,7 +110,7 @@ def _print_table(result: RunResult, title: str) -> None:
     for finding in result.lab.findings:
         console.print(f"[yellow]finding[/] {finding.check}: {finding.summary}")
     for note in result.spec.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]")
     verdict = "all expectations hold" if result.all_expectations_hold else \
         f"{sum(not e.ok for e in result.expectations)} expectation(s) FAILED"
     console.print(f"{result.spec.name or 'topology'}: {verdict} "
@@ -140,6 +143,8 @@ def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json
 @click.option("--frame", "frame_uid", type=int, help="what happened to frame UID")
 @click.option("--mac", help="why this MAC sits where it does (with --table)")
 @click.option("--table", help="host:bridge or switch whose FDB --mac refers to")
+@click.option("--dhcp", "dhcp_node", metavar="NODE[:IFACE]",
+              help="why this DHCP client got no address (or got it late)")
 @click.option("--matrix", "matrix_cell", metavar="ROW/COLUMN",
               help="a cell of `vnetlab matrix` (e.g. bond:balance-rr/no-lag); FILE is then the "
                    "host file (default: the standard host)")
@@ -147,7 +152,7 @@ def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json
 @click.option("--json", "as_json", is_flag=True)
 def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: str | None,
             seq: int | None, frame_uid: int | None, mac: str | None, table: str | None,
-            matrix_cell: str | None, seed: int, as_json: bool) -> None:
+            dhcp_node: str | None, matrix_cell: str | None, seed: int, as_json: bool) -> None:
     """Why a ping failed or a frame did not arrive, step by step to the root cause.
 
     With no selector: every failed expectation (and every ping with no reply).
@@ -170,6 +175,11 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
                 sys.exit(2)
         elif frame_uid is not None:
             answers = [explainer.frame(frame_uid)]
+        elif dhcp_node:
+            if result.lab.dhcp.client(dhcp_node) is None:
+                click.echo(f"error: '{dhcp_node}' runs no DHCP client in this scenario", err=True)
+                sys.exit(2)
+            answers = [explainer.dhcp(dhcp_node)]
         elif mac:
             if not table:
                 click.echo("error: --mac needs --table host:bridge or a switch name", err=True)
@@ -189,7 +199,8 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
     else:
         if not answers:
             click.echo(f"{result.spec.name}: every expectation holds and every ping got its "
-                       "replies; nothing to explain (ask with --ping, --frame or --mac).")
+                       "replies; nothing to explain (ask with --ping, --frame, --mac or "
+                       "--dhcp).")
         for answer in answers:
             click.echo(text(answer))
     sys.exit(0 if result.all_expectations_hold else 1)
@@ -207,6 +218,15 @@ def _default_questions(result: RunResult, explainer: Any) -> list[Any]:
             asked.add(spec.ping.from_)
         elif spec.fdb is not None:
             answers.append(explainer.fdb_entry(spec.fdb.bridge, spec.fdb.mac))
+        elif spec.dhcp is not None:
+            client = result.lab.dhcp.client(spec.dhcp)
+            if client is not None and client.ref not in asked:
+                answers.append(explainer.dhcp(client.ref))
+                asked.add(client.ref)
+    for ref, client in result.lab.dhcp.clients.items():
+        if client.lease is None and ref not in asked:
+            answers.append(explainer.dhcp(ref))
+            asked.add(ref)
     for name, endpoint in result.lab.endpoints.items():
         for session in endpoint.pings:
             if session.replies < len(session.records) and name not in asked:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from vnetlab.devices.bond import Bond
 from vnetlab.devices.bridge import Bridge
+from vnetlab.devices.dhcp import DhcpWorld
 from vnetlab.devices.endpoint import Endpoint, PingSession
 from vnetlab.devices.netdev import LinkedDevice, NetDevice
 from vnetlab.devices.switch import Switch
@@ -59,6 +60,8 @@ class Lab:
         self.links: list[Link] = []
         self.findings: list[Finding] = []
         self.default_until: Time = 0
+        self.dhcp = DhcpWorld()                     # DHCP clients, servers, relays (§7)
+        self.min_until: Time = 0                    # DHCP clients: their first attempt's end
         self._loops_seen: set[str] = set()
 
     def add_device(self, dev: NetDevice) -> None:
@@ -131,7 +134,8 @@ class Lab:
                         f"{describe_action(action)}", "scenario", data={"action": index})
         if action.ping is not None:
             self.endpoints[action.ping.from_.partition(":")[0]].start_ping(
-                action.ping.to, action.ping.count, action.ping.interval, action.ping.size, root)
+                action.ping.to, action.ping.count, action.ping.interval, action.ping.size, root,
+                action.ping.pmtudisc)
         elif action.garp is not None:
             self.endpoints[action.garp.from_.partition(":")[0]].send_garp(root)
         elif action.send is not None:
@@ -153,6 +157,11 @@ class Lab:
         elif action.port_down is not None or action.port_up is not None:
             self.devices[action.port_down or action.port_up or ""].set_admin(
                 action.port_up is not None, root)
+        elif action.dhcp is not None:
+            ref = action.dhcp.from_
+            for name, client in self.dhcp.clients.items():
+                if ref in (name, name.partition(":")[0]):
+                    client.start(root, "restarted by the scenario")
         elif action.set_active_port is not None:
             agg = self.devices[action.set_active_port.device]
             port = next(p for p in agg.ports if p.name == action.set_active_port.port) \
@@ -174,6 +183,8 @@ def describe_action(action: ActionSpec) -> str:
         return f"{action.send.from_} {mac_str(action.send.dst)} type 0x{action.send.ethertype:04x}"
     if action.set_active_port is not None:
         return f"{action.set_active_port.device} -> {action.set_active_port.port}"
+    if action.dhcp is not None:
+        return action.dhcp.from_
     value = getattr(action, action.kind.replace("-", "_"))
     return str(value)
 
@@ -234,7 +245,7 @@ class RunResult:
     def fdb_port(self, table: str, mac: str | Mac) -> str | None:
         value = parse_mac(mac) if isinstance(mac, str) else mac
         fdb = self.lab.table(table).fdb
-        entry = fdb.find(value, 0)
+        entry = fdb.lookup(value)
         return fdb.port_name(entry.port) if entry is not None else None
 
     def received(self, node: str, src: str | None = None, dst: str | None = None,
@@ -299,7 +310,7 @@ class RunResult:
             if sel.at is not None:
                 actual_port = self._snapshots.get(index)
             else:
-                entry = table.fdb.find(sel.mac, 0)
+                entry = table.fdb.lookup(sel.mac, sel.vlan)
                 actual_port = table.fdb.port_name(entry.port) if entry else None
             when = f" at {format_time(sel.at)}" if sel.at is not None else " at the end"
             if expect.absent:
@@ -309,6 +320,8 @@ class RunResult:
             what = f"fdb {sel.bridge} {mac_str(sel.mac)} {wanted}{when}"
             actual = f"on {actual_port}" if actual_port else "no entry"
             return ExpectationResult(index, "fdb", ok, what, actual, because, line)
+        if expect.dhcp is not None:
+            return self._check_dhcp(index, expect, because, line)
         assert expect.frame is not None
         sel_frame = expect.frame
         count = self.received(sel_frame.to,
@@ -328,6 +341,23 @@ class RunResult:
         what = f"frame to {sel_frame.to} {filters}: {wanted}".replace("  ", " ")
         return ExpectationResult(index, "frame", ok, what, f"{count} received", because, line)
 
+    def _check_dhcp(self, index: int, expect: ExpectSpec, because: str, line: int
+                    ) -> ExpectationResult:
+        """A client's address at ``within`` (default: the end of the run): ``bound`` (a
+        lease, ``address`` if given), ``link-local`` (APIPA) or ``failed`` (none)."""
+        assert expect.dhcp is not None
+        client = self.lab.dhcp.client(expect.dhcp)
+        assert client is not None
+        at = expect.within if expect.within is not None else self.sim.now
+        status = client.status_at(at)
+        kind = {"bound": "bound", "link-local": "link-local"}.get(status.kind, "failed")
+        ok = kind == expect.result and (expect.address is None or status.address ==
+                                        expect.address)
+        when = f" by {format_time(at)}" if expect.within is not None else " at the end"
+        address = f" {ip4_str(expect.address)}" if expect.address is not None else ""
+        return ExpectationResult(index, "dhcp", ok, f"dhcp {client.ref}: {expect.result}"
+                                 f"{address}{when}", client.describe_at(at), because, line)
+
     # -- output ------------------------------------------------------------------------
     def to_json(self, *, with_trace: bool = True) -> dict[str, Any]:
         """Deterministic: no wall-clock fields (``stats.run_seconds`` is left out)."""
@@ -345,6 +375,7 @@ class RunResult:
             "fdb": {name: self.fdb(name) for name in [*self.lab.bridges, *self.lab.switches]},
             "drops": dict(sorted(self.trace.drops.items())),
             "findings": [f.to_json() for f in self.lab.findings],
+            "dhcp": [c.to_json() for c in self.lab.dhcp.clients.values()],
         }
         if self.sim.tracing:
             out["outages"] = [o.to_json() for o in self.outages()]
@@ -373,7 +404,8 @@ def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full", *,
     for index, expect in enumerate(spec.expect):
         if expect.fdb is not None and expect.fdb.at is not None:
             sim.schedule(expect.fdb.at, _snapshot, lab, index, expect, snapshots)
-    until = spec.duration if spec.duration is not None else end + lab.default_until
+    until = spec.duration if spec.duration is not None else max(end + lab.default_until,
+                                                                  lab.min_until)
     started = time.perf_counter()
     sim.run(until)
     return RunResult(lab, seed, time.perf_counter() - started, snapshots)
@@ -382,6 +414,6 @@ def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full", *,
 def _snapshot(lab: Lab, index: int, expect: ExpectSpec, out: dict[int, str]) -> None:
     assert expect.fdb is not None
     table = lab.table(expect.fdb.bridge)
-    entry = table.fdb.find(expect.fdb.mac, 0)
+    entry = table.fdb.lookup(expect.fdb.mac, expect.fdb.vlan)
     if entry is not None:
         out[index] = table.fdb.port_name(entry.port)

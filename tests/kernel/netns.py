@@ -569,6 +569,7 @@ class Lab:
     suffix: str = field(default_factory=lambda: secrets.token_hex(3))
     namespaces: dict[str, Netns] = field(default_factory=dict)
     aggregators: list[AggregatorProc] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run first by close()
 
     def netns(self, role: str) -> Netns:
         """Create namespace ``vnlk-<role>-<suffix>``: IPv6 off, ``lo`` up."""
@@ -605,9 +606,20 @@ class Lab:
         self.aggregators.append(agg)
         return agg
 
+    def add_cleanup(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` when the lab closes (before the namespaces go; last added, first run)."""
+        self.cleanups.append(fn)
+
     def close(self) -> None:
-        """Stop aggregators (clean SIGTERM exit), kill helpers, delete the namespaces."""
+        """Run the cleanups, stop aggregators (clean SIGTERM exit), kill helpers, delete the
+        namespaces."""
         errors: list[str] = []
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as exc:  # a failing cleanup must not leak namespaces
+                errors.append(f"cleanup {fn!r}: {exc}")
+        self.cleanups.clear()
         for agg in self.aggregators:
             try:
                 agg.stop()

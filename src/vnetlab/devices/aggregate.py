@@ -223,7 +223,12 @@ class Aggregate(NetDevice):
         if count <= 0:
             return
         addresses = self.own_ipv4()
-        if not addresses:
+        # vlan_device_event(): NETDEV_NOTIFY_PEERS is propagated to the VLAN devices on
+        # top (bond0.100), whose addresses get their gratuitous ARPs, tagged (VQ4)
+        vlans = [(vdev, [a for a, _ in iface.addresses]) for vdev in self.vlan_devs.values()
+                 if (iface := getattr(vdev.stack, "iface_of", {}).get(vdev)) is not None
+                 and iface.addresses]
+        if not addresses and not vlans:
             above = f" (it is a port of {self.upper.name}, which does not relay the event)" \
                 if self.upper is not None else ""
             self.sim.step(self.where, self.name, Action.NOTE, 0,
@@ -232,14 +237,20 @@ class Aggregate(NetDevice):
                           "until those MACs transmit again", fn, rule, cause=cause)
             return
         for i in range(count):
-            self.sim.schedule(i * spacing, self._send_garps, addresses, fn, rule, cause)
+            if addresses:
+                self.sim.schedule(i * spacing, self._send_garps, addresses, fn, rule, cause)
+            for vdev, vlan_addresses in vlans:
+                self.sim.schedule(i * spacing, self._send_garps, vlan_addresses, fn, rule, cause,
+                                  vdev)
 
-    def _send_garps(self, addresses: list[int], fn: str, rule: str, cause: int) -> None:
+    def _send_garps(self, addresses: list[int], fn: str, rule: str, cause: int,
+                    dev: NetDevice | None = None) -> None:
         from vnetlab.net.frame import gratuitous_arp
 
+        dev = dev or self
         for addr in addresses:
-            frame = gratuitous_arp(self.sim.new_uid(), self.mac, addr)
-            step = self.sim.step(self.where, self.name, Action.TRANSMIT, frame.uid,
+            frame = gratuitous_arp(self.sim.new_uid(), dev.mac, addr)
+            step = self.sim.step(dev.where, dev.name, Action.TRANSMIT, frame.uid,
                                  f"NETDEV_NOTIFY_PEERS: sent {frame.payload.describe()}",
                                  "inetdev_send_gratuitous_arp", rule, cause=cause)
-            self.xmit(frame, step, 0)
+            dev.xmit(frame, step, 0)

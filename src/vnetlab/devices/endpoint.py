@@ -4,7 +4,11 @@ Mirrors the parts of Linux's IPv4 stack a connectivity question touches:
 net/ipv4/arp.c (arp_process, arp_solicit), net/core/neighbour.c (the
 neighbour state machine: __neigh_event_send, neigh_timer_handler,
 neigh_update), net/ipv4/icmp.c (echo replies) and iputils ping. Semantics
-§10: N1-N4; S10 for gratuitous ARP.
+§10: N1-N4; S10 for gratuitous ARP. MTU2/MTU5
+(docs/models/mtu-and-mac-conflicts.md): ip_fragment to the device's MTU with
+ping's DF rule (IP_PMTUDISC_WANT unless -M), ip_defrag with ipfrag_time 30 s.
+A host with a firewall runs NF_INET_LOCAL_IN in ip_local_deliver and
+NF_INET_LOCAL_OUT before the next hop is resolved (D8, devices/netfilter.py).
 
 Limitations: no IP forwarding between interfaces (a router answers for its
 own addresses only), no TCP/UDP (so nothing but ARP replies confirms a
@@ -17,10 +21,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from vnetlab.devices.netdev import NetDevice
+from vnetlab.devices.netfilter import Netfilter
 from vnetlab.net.addr import BROADCAST, IP4_BROADCAST, Ip4, Mac, ip4_str, mac_str, netmask
 from vnetlab.net.frame import (
     Arp,
@@ -36,12 +41,48 @@ from vnetlab.net.frame import (
     arp_reply,
     arp_request,
     gratuitous_arp,
+    ip_fragment,
 )
 from vnetlab.sim.sim import Sim, Timer
 from vnetlab.sim.time import MS, S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
 
 UdpHandler = Callable[["IpIface", Frame, Ipv4, Udp, int], None]
+IPFRAG_TIME: Time = 30 * S             # net.ipv4.ipfrag_time (MTU5)
+
+
+@dataclass(slots=True)
+class FragQueue:
+    """struct ipq: the fragments of one datagram received so far."""
+
+    first_cause: int
+    pieces: dict[int, int] = field(default_factory=dict)     # offset -> length
+    total: int | None = None                                  # known from the last fragment
+    timer: Timer | None = None
+
+    def add(self, packet: Ipv4) -> None:
+        self.pieces[packet.frag_off] = packet.frag_len
+        if not packet.mf:
+            self.total = packet.frag_off + packet.frag_len
+
+    @property
+    def have(self) -> int:
+        return sum(self.pieces.values())
+
+    def complete(self) -> bool:
+        if self.total is None:
+            return False
+        end = 0
+        for offset in sorted(self.pieces):
+            if offset > end:
+                return False
+            end = max(end, offset + self.pieces[offset])
+        return end >= self.total
+# An AF_PACKET socket bound to one interface (a DHCP client before it has an
+# address): sees the IPv4 frame first, returns True when it consumed it
+PacketHandler = Callable[["IpIface", Frame, Ipv4, int], bool]
+# The waiter of an ICMP echo reply by identifier (dnsmasq's icmp_ping)
+EchoHandler = Callable[["IpIface", Frame, Ipv4, int], None]
 
 
 class NeighState(StrEnum):
@@ -133,6 +174,7 @@ class PingSession:
     count: int
     interval: Time
     size: int
+    pmtudisc: str = "want"          # ping -M: want (default), do, dont
     records: list[PingRecord] = field(default_factory=list)
 
     @property
@@ -156,6 +198,8 @@ class Endpoint:
         self.pings: list[PingSession] = []
         # UDP sockets by local port (the DHCP server on 67, ...)
         self.udp_sockets: dict[int, UdpHandler] = {}
+        self.packet_sockets: dict[NetDevice, PacketHandler] = {}
+        self.echo_listeners: dict[int, EchoHandler] = {}
         self.ping_of: dict[int, PingSession] = {}
         self.received: Counter[tuple[Mac, Mac, int]] = Counter()
         self.count_received = sim.recording
@@ -165,6 +209,10 @@ class Endpoint:
         self.seen_uids: set[int] = set()
         self.duplicate_frames = 0
         self.first_duplicate = 0
+        # the host's firewall (hosts with ``firewall:``): INPUT and OUTPUT hooks (D8)
+        self.firewall: Netfilter | None = None
+        # ip_defrag's queues: (src, dst, protocol, IP ID) -> fragments so far (MTU5)
+        self.frag_queues: dict[tuple[int, int, int, int], FragQueue] = {}
 
     def add_iface(self, dev: NetDevice, addresses: list[tuple[Ip4, int]],
                   params: NeighParams | None = None) -> IpIface:
@@ -220,6 +268,10 @@ class Endpoint:
                           "(LACP needs a bond or team on this interface)", "__netif_receive_skb_core",
                           reason=DropReason.UNHANDLED, cause=cause)
             return
+        if self.packet_sockets:
+            handler = self.packet_sockets.get(dev)
+            if handler is not None and handler(iface, frame, payload, cause):
+                return          # packet_rcv(): a DHCP client's AF_PACKET socket took it
         self.ip_rcv(iface, frame, payload, cause)
 
     def arp_process(self, iface: IpIface, frame: Frame, arp: Arp, cause: int) -> None:
@@ -258,6 +310,15 @@ class Endpoint:
                          f"{ip4_str(packet.dst)} is not ours (no forwarding)", "ip_rcv_finish",
                          reason=DropReason.NO_ROUTE, cause=cause)
             return
+        if packet.frag_len >= 0:                # ip_local_deliver -> ip_defrag (MTU5)
+            whole = self._defrag(iface, frame, packet, cause)
+            if whole is None:
+                return
+            packet, cause = whole
+        if self.firewall is not None:           # NF_INET_LOCAL_IN (D8)
+            cause = self.firewall.local_in(self.where, iface.dev.name, frame, packet, cause)
+            if cause < 0:
+                return
         icmp = packet.payload
         if type(icmp) is Udp:
             self.udp_rcv(iface, frame, packet, icmp, cause)
@@ -271,6 +332,10 @@ class Endpoint:
             reply = Ipv4(packet.dst, packet.src,
                          Icmp(IcmpType.ECHO_REPLY, icmp.ident, icmp.seq, icmp.size))
             self.send_ip(reply, sim.new_uid(), cause)
+            return
+        listener = self.echo_listeners.get(icmp.ident)
+        if listener is not None:
+            listener(iface, frame, packet, cause)
             return
         session = self.ping_of.get(icmp.ident)
         if session is None or not 1 <= icmp.seq <= len(session.records):
@@ -295,10 +360,11 @@ class Endpoint:
         if handler is not None:
             handler(iface, frame, packet, datagram, cause)
             return
-        if self.sim.tracing:
-            self.sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
-                          f"no socket on UDP port {datagram.dport}", "__udp4_lib_rcv",
-                          reason=DropReason.UNHANDLED, cause=cause)
+        what = {67: " (no DHCP server or relay here)", 68: " (no DHCP client here)"}.get(
+            datagram.dport, "")
+        self.sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
+                      f"no socket on UDP port {datagram.dport}{what}", "__udp4_lib_rcv",
+                      reason=DropReason.NO_SOCKET, cause=cause)
 
     # -- neighbours --------------------------------------------------------------
     def neigh_update(self, iface: IpIface, ip: Ip4, mac: Mac, new: NeighState, override: bool,
@@ -367,6 +433,10 @@ class Endpoint:
                      "ip_route_output", reason=DropReason.NO_ROUTE, cause=cause)
             return
         iface, next_hop = route
+        if self.firewall is not None:           # NF_INET_LOCAL_OUT (D8)
+            cause = self.firewall.local_out(self.where, iface.dev.name, uid, packet, cause)
+            if cause < 0:
+                return
         if packet.dst == IP4_BROADCAST:
             self._emit(iface, BROADCAST, packet, uid, cause)
             return
@@ -465,16 +535,85 @@ class Endpoint:
         n.queue = []
 
     def _emit(self, iface: IpIface, dst_mac: Mac, packet: Ipv4, uid: int, cause: int) -> None:
+        if packet.length > iface.dev.mtu:       # ip_finish_output -> ip_fragment (MTU2)
+            self._fragment(iface, dst_mac, packet, uid, cause)
+            return
         frame = Frame(dst_mac, iface.dev.mac, EtherType.IPV4, packet, uid)
         if self.sim.tracing:
             cause = self.sim.step(self.where, iface.dev.name, Action.TRANSMIT, uid,
                                   f"sent {frame.describe()}", "ip_finish_output2", cause=cause)
         iface.dev.xmit(frame, cause, 0)
 
+    def _fragment(self, iface: IpIface, dst_mac: Mac, packet: Ipv4, uid: int, cause: int
+                  ) -> None:
+        """ip_fragment() -> ip_do_fragment(): a packet longer than the device's MTU
+        leaves as fragments (MTU2); one with DF that the socket may not fragment
+        locally (``ping -M do``) is refused before this, in __ip_append_data."""
+        sim = self.sim
+        mtu = iface.dev.mtu
+        if packet.ident == 0:
+            packet = replace(packet, ident=uid)
+        pieces = ip_fragment(packet, mtu)
+        if sim.tracing:
+            cause = sim.step(self.where, iface.dev.name, Action.NOTE, uid,
+                             f"{packet.length}-byte packet is longer than {iface.dev.name}'s MTU "
+                             f"{mtu}: sent as {len(pieces)} fragments", "ip_do_fragment", "MTU2",
+                             cause=cause)
+        for index, piece in enumerate(pieces):
+            piece_uid = uid if index == 0 else sim.new_uid()
+            frame = Frame(dst_mac, iface.dev.mac, EtherType.IPV4, piece, piece_uid)
+            step = cause
+            if sim.tracing:
+                step = sim.step(self.where, iface.dev.name, Action.TRANSMIT, piece_uid,
+                                f"sent {frame.describe()}", "ip_finish_output2", cause=cause)
+            iface.dev.xmit(frame, step, 0)
+
+    def _defrag(self, iface: IpIface, frame: Frame, packet: Ipv4, cause: int
+                ) -> tuple[Ipv4, int] | None:
+        """ip_defrag(): queue a fragment; the whole packet once every byte is there
+        (MTU5). A queue not complete within ipfrag_time (30 s) is dropped."""
+        sim = self.sim
+        key = (packet.src, packet.dst, int(packet.proto), packet.ident)
+        queue = self.frag_queues.get(key)
+        if queue is None:
+            queue = self.frag_queues[key] = FragQueue(cause)
+            queue.timer = sim.timer(IPFRAG_TIME, self._frag_expire, iface, key, packet)
+        queue.add(packet)
+        if not queue.complete():
+            if sim.tracing:
+                sim.step(self.where, iface.dev.name, Action.NOTE, frame.uid,
+                         f"fragment off={packet.frag_off} len={packet.frag_len} of IP id "
+                         f"{packet.ident} queued ({queue.have} bytes so far)", "ip_defrag",
+                         "MTU5", cause=cause)
+            return None
+        del self.frag_queues[key]
+        if queue.timer is not None:
+            queue.timer.cancel()
+        whole = replace(packet, frag_off=0, frag_len=-1, mf=False)
+        if sim.tracing:
+            cause = sim.step(self.where, iface.dev.name, Action.NOTE, frame.uid,
+                             f"reassembled {len(queue.pieces)} fragments into a "
+                             f"{whole.length}-byte packet", "ip_defrag", "MTU5", cause=cause)
+        return whole, cause
+
+    def _frag_expire(self, iface: IpIface, key: tuple[int, int, int, int], packet: Ipv4
+                     ) -> None:
+        """ip_expire(): the queue timed out; what arrived is dropped."""
+        queue = self.frag_queues.pop(key, None)
+        if queue is None:
+            return
+        total = f"of {queue.total} " if queue.total is not None else ""
+        self.sim.step(self.where, iface.dev.name, Action.DROP, 0,
+                      f"reassembly of IP id {packet.ident} from {ip4_str(packet.src)} timed out "
+                      f"after {format_duration(IPFRAG_TIME)}: {queue.have} {total}bytes arrived "
+                      f"in {len(queue.pieces)} fragments, all dropped", "ip_expire", "MTU5",
+                      reason=DropReason.FRAG_TIMEOUT, cause=queue.first_cause)
+
     # -- applications ------------------------------------------------------------
-    def start_ping(self, dst: Ip4, count: int, interval: Time, size: int, cause: int
-                   ) -> PingSession:
-        session = PingSession(self.name, dst, len(self.pings) + 1, count, interval, size)
+    def start_ping(self, dst: Ip4, count: int, interval: Time, size: int, cause: int,
+                   pmtudisc: str = "want") -> PingSession:
+        session = PingSession(self.name, dst, len(self.pings) + 1, count, interval, size,
+                              pmtudisc)
         self.pings.append(session)
         self.ping_of[session.ident] = session
         self._ping_send(session, cause)
@@ -491,8 +630,19 @@ class Endpoint:
         src = self.route(session.dst)
         src_ip = next((a for a, _ in src[0].addresses), 0) if src else 0
         packet = Ipv4(src_ip, session.dst,
-                      Icmp(IcmpType.ECHO_REQUEST, session.ident, seq, session.size))
-        self.send_ip(packet, uid, step)
+                      Icmp(IcmpType.ECHO_REQUEST, session.ident, seq, session.size), uid)
+        # __ip_make_skb: DF with IP_PMTUDISC_DO, or with WANT (iputils' default: no
+        # -M, so the kernel's ip_no_pmtu_disc 0) when the packet fits the route's MTU
+        mtu = src[0].dev.mtu if src else 1500
+        if session.pmtudisc == "do" and packet.length > mtu:
+            sim.step(self.where, src[0].dev.name if src else "", Action.DROP, uid,
+                     f"ping: local error: message too long, mtu={mtu} ({packet.length}-byte "
+                     "packet, -M do forbids fragmenting it)", "__ip_append_data", "MTU2",
+                     reason=DropReason.PKT_TOO_BIG, cause=step)
+        else:
+            if session.pmtudisc == "do" or (session.pmtudisc == "want" and packet.length <= mtu):
+                packet = replace(packet, df=True)
+            self.send_ip(packet, uid, step)
         if seq < session.count:
             sim.schedule(session.interval, self._ping_send, session, cause)
 

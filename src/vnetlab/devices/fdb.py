@@ -2,8 +2,11 @@
 
 Complications, in order:
 
-1. **Keyed by (MAC, VID).** With VLAN filtering off (the only mode modelled
-   so far) the VID is 0 (B6). The key is one int, ``mac | vid << 48``.
+1. **Keyed by (MAC, VID).** With VLAN filtering off the VID is 0 (B6); with
+   it on, the frame's VLAN after ingress classification (B17); a switch
+   learns per VLAN (S1). The key is one int, ``mac | vid << 48``. Local
+   entries exist per VID: the kernel adds one for each VLAN of the port
+   (__vlan_add -> br_fdb_insert), besides the VID 0 one of br_add_if.
 2. **Local entries.** Each bridge port device's own MAC, and the bridge's,
    has a LOCAL (permanent) entry pointing at that port (B2c). A frame to a
    local MAC is passed up, never forwarded (B4.4); a frame *from* a local MAC
@@ -69,6 +72,10 @@ class Fdb(Generic[P]):
         self.entries: dict[int, FdbEntry[P]] = {}
         self.fn = fn
         self.rule = rule
+        self.show_vid = False         # name the VLAN in learn/move notes (VLAN-aware owners)
+        # local entries some port received as a source (B7.3): the address is in use
+        # by a station behind that port too; (port, step of the first warning)
+        self.own_source: dict[int, tuple[str, int]] = {}
 
     @staticmethod
     def key(mac: Mac, vid: int) -> int:
@@ -102,6 +109,19 @@ class Fdb(Generic[P]):
             return None
         return entry
 
+    def lookup(self, mac: Mac, vid: int | None = None) -> FdbEntry[P] | None:
+        """``bridge fdb show`` filtered by MAC (and VLAN): the entry for ``vid``,
+        or with ``vid`` None the one of VID 0, else of the lowest VID that has one."""
+        if vid is not None:
+            return self.find(mac, vid)
+        if mac in self.entries:
+            return self.find(mac, 0)
+        for v in sorted({e.vid for e in self.entries.values() if e.mac == mac}):
+            entry = self.find(mac, v)
+            if entry is not None:
+                return entry
+        return None
+
     def update(self, mac: Mac, vid: int, port: P, port_name: str, uid: int,
                cause: int) -> int:
         """br_fdb_update() (B7) / 802.1Q learning (S1). Returns the id of the
@@ -117,23 +137,28 @@ class Fdb(Generic[P]):
             self._expire(entry, cause)
             entry = None
         if entry is None:                    # B7.5
+            in_vlan = f" in vlan {vid}" if self.show_vid else ""
             step = sim.step(self.where, port_name, Action.LEARN, uid,
-                            f"learned {mac_str(mac)} on {port_name}", self.fn, self.rule,
+                            f"learned {mac_str(mac)} on {port_name}{in_vlan}", self.fn, self.rule,
                             cause=cause, data={"mac": mac_str(mac), "port": port_name})
             self.entries[key] = FdbEntry(mac, vid, port, now, step)
             return step
-        if entry.is_local:                   # B7.3
-            if entry.port is not port and sim.tracing:
-                sim.step(self.where, port_name, Action.NOTE, uid,
-                         f"received packet on {port_name} with own address as source address "
-                         f"(addr:{mac_str(mac)}, vlan:{vid}): local entry kept",
-                         self.fn, "B7.3", cause=cause)
+        if entry.is_local:                   # B7.3: br_warn() whatever the port
+            step = 0
+            if sim.tracing:
+                step = sim.step(self.where, port_name, Action.NOTE, uid,
+                                f"received packet on {port_name} with own address as source "
+                                f"address (addr:{mac_str(mac)}, vlan:{vid}): local entry kept",
+                                self.fn, "B7.3", cause=cause)
+            if key not in self.own_source:
+                self.own_source[key] = (port_name, step)
             return 0
         entry.updated = now                  # B7.4
         if entry.port is not port:
             old = self.port_name(entry.port)
             step = sim.step(self.where, port_name, Action.MOVE, uid,
-                            f"moved {mac_str(mac)} from {old} to {port_name}", self.fn, self.rule,
+                            f"moved {mac_str(mac)} from {old} to {port_name}"
+                            + (f" in vlan {vid}" if self.show_vid else ""), self.fn, self.rule,
                             cause=cause, ref=entry.step,
                             data={"mac": mac_str(mac), "port": port_name, "from": old})
             entry.port = port

@@ -15,8 +15,19 @@ a ``Link`` schedules an event (ARCHITECTURE decision 6). ``hops`` counts link
 crossings of one frame copy: a copy that crossed more links than a loop-free
 path can have is in a forwarding loop, and the storm guard drops it.
 
-Limitations: no qdiscs, no offloads, no MTU (the MTU models come with the
-"no connectivity" work), no VLAN tags.
+802.1Q tags: a tagged frame meets vlan_do_receive() before the rx_handler
+(``vlan_receive``); VLAN devices themselves are in ``devices/vlan.py``.
+
+MTU (docs/models/mtu-and-mac-conflicts.md, MTU1-MTU5): every device has ``mtu``
+(ETH_DATA_LEN 1500 unless configured); senders fragment to it (endpoint),
+bridges check the egress port's (is_skb_forwardable), switch ports drop
+longer frames as giants (``giant_limit``). A Linux device receives frames of
+any length: whether a NIC driver drops an oversize frame depends on its
+receive buffers (virtio-net with mergeable buffers takes them), so vnetlab
+does not model it.
+
+Limitations: no qdiscs, no offloads (no GSO/TSO: every frame is checked at its
+real length).
 """
 
 from __future__ import annotations
@@ -64,6 +75,7 @@ class NetDevice:
         self.stack: Stack | None = None
         self.carrier_watchers: list[Callable[[NetDevice], None]] = []
         self.source: Source | None = None
+        self.vlan_devs: dict[int, NetDevice] = {}   # VLAN devices on top, by VID (vlan_info)
 
     # -- state ---------------------------------------------------------------
     @property
@@ -94,15 +106,47 @@ class NetDevice:
 
     # -- receive ---------------------------------------------------------------
     def receive(self, frame: Frame, cause: int, hops: int) -> None:
-        """__netif_receive_skb_core(): run the rx_handler, else deliver locally."""
+        """__netif_receive_skb_core(): a tagged frame first meets vlan_do_receive(),
+        then the rx_handler runs, else the frame is delivered locally."""
+        if frame.vlan:
+            self.vlan_receive(frame, cause, hops)
+            return
         handler = self.rx_handler
         if handler is not None:
             handler(self, frame, cause, hops)
         else:
             self.deliver_local(frame, cause)
 
+    def vlan_receive(self, frame: Frame, cause: int, hops: int) -> None:
+        """A tagged frame in __netif_receive_skb_core() (docs/models/vlan.md, VQ2/VQ3):
+        vlan_do_receive() runs before the rx_handler, so a VLAN device for the VID
+        takes the frame even when this device is a bridge or bond port; without
+        one the frame goes on tagged to the rx_handler (bridged with its tag), and
+        with no handler the stack sees PACKET_OTHERHOST."""
+        vdev = self.vlan_devs.get(frame.vlan)
+        if vdev is not None:
+            vdev.vlan_do_receive(self, frame, cause, hops)
+            return
+        handler = self.rx_handler
+        if handler is not None:
+            handler(self, frame, cause, hops)
+        else:
+            self.deliver_local(frame, cause)
+
+    def vlan_do_receive(self, lower: NetDevice, frame: Frame, cause: int, hops: int) -> None:
+        """Overridden by VLAN devices (devices/vlan.py)."""
+        raise NotImplementedError
+
     def deliver_local(self, frame: Frame, cause: int) -> None:
-        """Hand the frame to the protocol handlers of this device (ptype_all/base)."""
+        """Hand the frame to the protocol handlers of this device (ptype_all/base).
+        A frame still tagged here found no VLAN device: skb_vlan_tag_get_id() is
+        not 0, so pkt_type becomes PACKET_OTHERHOST and IP/ARP drop it (VQ3)."""
+        if frame.vlan:
+            self.drop(frame, cause, DropReason.VLAN_NO_DEVICE,
+                      f"tagged vlan {frame.vlan} on {self.name}, which has no VLAN device for "
+                      f"vlan {frame.vlan}: PACKET_OTHERHOST, not for this host",
+                      "__netif_receive_skb_core", "VQ3")
+            return
         stack = self.stack
         if stack is not None:
             stack.rx(self, frame, cause)
@@ -186,6 +230,9 @@ class LinkedDevice(NetDevice):
         self.faulty = False         # the link loses frames while carrier stays up
         self.loop_limit = 1 << 30   # set by the Lab: more crossings than a loop-free path has
         self.loop_watchers: list[Callable[[LinkedDevice, Frame, int], None]] = []
+        # a switch port's MTU: a longer frame is dropped on receipt as a giant (MTU4);
+        # 0 for Linux devices, which vnetlab lets receive any length (see below)
+        self.giant_limit = 0
 
     def attach(self, link: Link, peer: LinkedDevice) -> None:
         self.link = link
@@ -243,6 +290,13 @@ class LinkedDevice(NetDevice):
         """A frame arrives from the link (the NIC's RX interrupt / netif_receive_skb)."""
         sim = self.sim
         sim.deliveries += 1
+        limit = self.giant_limit
+        if limit and frame.l3_length > limit:
+            self.drop(frame, cause, DropReason.GIANT,
+                      f"{frame.length}-byte frame ({frame.l3_length} bytes after the Ethernet "
+                      f"header) is longer than port {self.name}'s MTU {limit}: counted as a "
+                      "giant and dropped (jumbo frames off)", "switch port MTU", "MTU4")
+            return
         if not self.oper_up:
             self.drop(frame, cause, DropReason.NO_CARRIER,
                       f"{self.name} lost carrier while the frame was in flight", "netif_receive_skb",
@@ -258,6 +312,9 @@ class LinkedDevice(NetDevice):
         if sim.tracing:
             cause = sim.step(self.where, self.name, Action.RECEIVE, frame.uid,
                              f"received {frame.describe()}", "netif_receive_skb", cause=cause)
+        if frame.vlan:                              # vlan_do_receive() comes first (VQ2)
+            self.vlan_receive(frame, cause, hops)
+            return
         handler = self.rx_handler                   # receive(), inlined on the per-frame path
         if handler is not None:
             handler(self, frame, cause, hops)

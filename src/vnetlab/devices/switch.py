@@ -16,7 +16,22 @@ to send at), ``lacp-fallback`` (individual | suspend: what a member with no
 LACP partner does, S5); ``mac-move`` (none | log | block-port with a
 threshold of moves in a window and an optional errdisable recovery, S6);
 per-port ``port-security`` (max MACs; shutdown | restrict | protect, S7);
-``stp`` (listening/learning timers after link up on non-edge ports, S8).
+``stp`` (listening/learning timers after link up on non-edge ports, S8);
+per-port ``vlan`` (access VLAN, or trunk with allowed VLANs and a native VLAN)
+and the switch's ``access-tagged`` (drop | accept-access-vlan: what an access
+port does with a frame tagged with its own VLAN; Cisco drops every tagged
+frame on an access port); ``mtu`` (1500: jumbo frames off), enforced where
+each port receives (``LinkedDevice.giant_limit``: a longer frame is dropped
+as a giant, MTU4).
+
+VLANs (802.1Q, S1, ``docs/models/vlan.md``): every port defaults to access
+VLAN 1. Ingress (802.1Q 6.9, 8.6.2): an untagged frame takes the access or
+native VLAN (a trunk with ``native: none``, or whose native VLAN is not
+allowed, drops it); a tagged frame is dropped on an access port (unless
+``accept-access-vlan`` and its VID is the access VLAN) and on a trunk that
+does not allow its VID. Learning and the MAC table are per VLAN (S1),
+floods reach only the VLAN's member ports, and a frame leaves untagged on an
+access port or in a trunk's native VLAN, tagged otherwise.
 
 Logical ports change at run time (a LACP member bundles, falls back to an
 individual port, is suspended or err-disabled): the filtering database
@@ -27,7 +42,8 @@ check (not bundled yet, suspended, STP listening/learning, port security) has
 ``handle_frame_checked`` as its receive handler, every other port goes
 straight to ``handle_frame``.
 
-Limitations: one VLAN (VID 1 in messages); STP is only the port-state timer
+Limitations: no VLAN database (every VID 1-4094 exists), no per-VLAN STP,
+no voice VLAN, no QinQ/802.1ad, no VLAN pruning (VTP/MVRP); STP is only the port-state timer
 after link up (no BPDUs, no topology computation, no blocking, no
 topology-change fast ageing: loops are left to the storm guard); no LACP
 Marker protocol, no LACP port priority/standby limits (every member with the
@@ -43,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb, FdbEntry
@@ -123,12 +139,53 @@ class StpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VlanPortConfig:
+    """A port's VLAN mode (S1): ``switchport mode access`` with ``access`` VLAN, or
+    ``switchport mode trunk`` with ``allowed`` VLANs (None: all) and ``native``
+    VLAN (0: none, ``vlan dot1q tag native``: every frame tagged, untagged dropped)."""
+
+    mode: str = "access"                    # access | trunk
+    access: int = 1
+    allowed: frozenset[int] | None = None
+    native: int = 1
+
+    def describe(self) -> str:
+        if self.mode == "access":
+            return f"access vlan {self.access}"
+        return (f"trunk, allowed {vlan_list(self.allowed)}, native "
+                f"{self.native if self.native else 'none'}")
+
+
+def vlan_list(vids: frozenset[int] | None) -> str:
+    """``10-20,30`` as a switch shows an allowed list; ``all`` for None."""
+    if vids is None:
+        return "all"
+    if not vids:
+        return "none"
+    out: list[str] = []
+    ordered = sorted(vids)
+    start = prev = ordered[0]
+    for vid in [*ordered[1:], -1]:
+        if vid == prev + 1:
+            prev = vid
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = vid
+    return ",".join(out)
+
+
+DEFAULT_VLAN = VlanPortConfig()
+
+
+@dataclass(frozen=True, slots=True)
 class PortConfig:
-    """Per logical port: STP edge (None: the switch default) and port security (S7)."""
+    """Per logical port: STP edge (None: the switch default), port security (S7)
+    and VLAN mode (S1; None: access VLAN 1)."""
 
     stp_edge: bool | None = None
     max_macs: int | None = None             # None: no port security
     violation: str = "shutdown"             # shutdown | restrict | protect
+    vlan: VlanPortConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +225,8 @@ class SwitchPort:
     """
 
     __slots__ = ("bundled", "err_disabled", "hash", "is_lacp", "is_lag", "members", "name",
-                 "security", "single", "stp_state", "stp_timer", "tx", "was_up")
+                 "pvid", "security", "single", "stp_state", "stp_timer", "tagged_ok", "tx",
+                 "vlan", "was_up")
 
     def __init__(self, name: str, members: list[Nic], hash_: LagHash | None = None, *,
                  lacp: bool = False) -> None:
@@ -185,6 +243,34 @@ class SwitchPort:
         self.err_disabled = ""              # the errdisable cause, "" when not
         self.security: PortSecurity | None = None
         self.was_up = False
+        self.set_vlan(DEFAULT_VLAN, False)
+
+    def set_vlan(self, vlan: VlanPortConfig, accept_access_tagged: bool) -> None:
+        """What the per-frame path reads: ``pvid``, the VLAN of untagged frames (0:
+        dropped), and ``tagged_ok``, the VIDs accepted tagged (None: any)."""
+        self.vlan = vlan
+        if vlan.mode == "access":
+            self.pvid = vlan.access
+            self.tagged_ok: frozenset[int] | None = (
+                frozenset({vlan.access}) if accept_access_tagged else frozenset())
+        else:
+            allowed = vlan.allowed
+            self.pvid = vlan.native if allowed is None or vlan.native in allowed else 0
+            self.tagged_ok = allowed
+
+    def member(self, vid: int) -> bool:
+        """In the VLAN's member set: the access VLAN, or a VID the trunk allows."""
+        vlan = self.vlan
+        if vlan.mode == "access":
+            return vid == vlan.access
+        return vlan.allowed is None or vid in vlan.allowed
+
+    def egress(self, frame: Frame, vid: int) -> Frame:
+        """The frame as it leaves: untagged on an access port and in a trunk's
+        native VLAN (the untagged set, 802.1Q 8.8.2), tagged otherwise."""
+        vlan = self.vlan
+        want = vid if vlan.mode == "trunk" and vid != vlan.native else 0
+        return frame if frame.vlan == want else replace(frame, vlan=want)
 
     @property
     def up(self) -> bool:
@@ -267,7 +353,8 @@ class Switch:
 
     def __init__(self, sim: Sim, name: str, ageing_time: Time = DEFAULT_AGEING, *,
                  mac_move: MacMoveConfig | None = None, stp: StpConfig | None = None,
-                 port_config: dict[str, PortConfig] | None = None) -> None:
+                 port_config: dict[str, PortConfig] | None = None,
+                 access_tagged: str = "drop") -> None:
         self.sim = sim
         self.name = name
         self.where = name
@@ -284,6 +371,10 @@ class Switch:
         self.mac_move = mac_move or MacMoveConfig()
         self.stp = stp or StpConfig()
         self.port_config = port_config or {}
+        self.access_tagged = access_tagged      # drop | accept-access-vlan
+        # VLANs configured anywhere: name them in trace notes (defaults stay VLAN 1, silent)
+        self.vlan_aware = any(c.vlan is not None for c in self.port_config.values())
+        self.fdb.show_vid = self.vlan_aware
         self.system_mac = lacp_system_mac(name)
         # what the run showed (S6, S7): read by reports
         self.mac_moves = 0
@@ -332,10 +423,18 @@ class Switch:
             else:
                 phys.role = PortRole.BUNDLED
                 self.logical_of[nic] = logical
+        lag_of_member = {m: lag.name for lag in lags for m in lag.ports}
         for logical in self.logical_by_name.values():
             config = self.port_config.get(logical.name)
             if config is not None and config.max_macs is not None:
                 logical.security = PortSecurity(config.max_macs, config.violation)
+            # a LAG's VLANs are configured on the LAG; a LACP member's individual
+            # fallback port inherits them unless it has its own
+            vlan = config.vlan if config is not None else None
+            if vlan is None and logical.name in lag_of_member:
+                lag_config = self.port_config.get(lag_of_member[logical.name])
+                vlan = lag_config.vlan if lag_config is not None else None
+            logical.set_vlan(vlan or DEFAULT_VLAN, self.access_tagged == "accept-access-vlan")
             if self.stp.enabled:
                 logical.stp_state = StpState.DISABLED
             self._apply(logical)
@@ -630,28 +729,40 @@ class Switch:
                               f"reserved group {mac_str(dst)} consumed, not forwarded",
                               "802.1Q 8.6.3", "S1", cause=cause)
             return
+        vid = frame.vlan
+        if vid or self.vlan_aware or not ingress.pvid:                 # 802.1Q 6.9 (S1)
+            vid, cause = self.classify(ingress, frame, cause)
+            if not vid:
+                return
+        else:
+            vid = ingress.pvid                  # the common case: untagged, no VLANs set
         src = frame.src
         if not src & 0x0100_0000_0000:
             fdb = self.fdb
-            entry = fdb.entries.get(src)            # VID 0: the key is the MAC itself
+            entry = fdb.entries.get(src | vid << 48)
             now = self.sim.now
             if entry is not None and entry.port is ingress and now < entry.updated + fdb.ageing_time:
                 entry.updated = now                 # the common case: refresh in place
-            elif not self.learn(src, entry, ingress, frame, cause):
+            elif not self.learn(src, entry, ingress, frame, cause, vid):
                 return
         if dst & 0x0100_0000_0000:
             self.flood(frame, ingress, cause, "broadcast" if dst == BROADCAST else "multicast",
-                       hops)
+                       hops, vid)
             return
-        entry = self.fdb.find(dst, 0, cause)
+        entry = self.fdb.find(dst, vid, cause)
         if entry is None:
-            self.flood(frame, ingress, cause, "unknown unicast", hops)
+            self.flood(frame, ingress, cause, "unknown unicast", hops, vid)
             return
         out = entry.port
         if out is ingress:
             self.drop_frame(frame, cause, DropReason.SAME_PORT,
                             f"MAC table says {mac_str(dst)} is on ingress port {out.name}: "
                             "filtered", out.name, entry.step)
+            return
+        if not out.member(vid):                 # its VLANs changed since it was learned
+            self.drop_frame(frame, cause, DropReason.VLAN_EGRESS,
+                            f"MAC table says {mac_str(dst)} is on {out.name}, which is not in "
+                            f"vlan {vid} ({out.vlan.describe()})", out.name, entry.step)
             return
         member = out.pick_member(frame)
         if member is None:
@@ -668,7 +779,45 @@ class Switch:
             cause = sim.step(self.where, out.name, Action.FORWARD, frame.uid,
                              f"forwarded to {out.name}{via} (MAC table hit for {mac_str(dst)})",
                              "802.1Q 8.6.4", "S1", cause=cause, ref=entry.step)
-        member.xmit(frame, cause, hops)
+        member.xmit(out.egress(frame, vid), cause, hops)
+
+    def classify(self, ingress: SwitchPort, frame: Frame, cause: int) -> tuple[int, int]:
+        """Ingress rules (802.1Q 6.9 port VID and acceptable frame types, 8.6.2
+        ingress filtering; S1): the frame's VLAN and the step that decided it, or
+        VLAN 0 after recording the drop."""
+        vlan = ingress.vlan
+        vid = frame.vlan
+        what = vlan.describe()
+        if not vid:
+            if not ingress.pvid:
+                why = ("native none (vlan dot1q tag native)" if not vlan.native else
+                       f"native vlan {vlan.native} is not allowed")
+                self.drop_frame(frame, cause, DropReason.VLAN_INGRESS,
+                                f"untagged frame on trunk {ingress.name} ({what}): {why}, "
+                                "dropped", ingress.name, fn="802.1Q 6.9 ingress rules")
+                return 0, cause
+            vid = ingress.pvid
+            note = (f"untagged: access vlan {vid} of {ingress.name}" if vlan.mode == "access"
+                    else f"untagged: native vlan {vid} of trunk {ingress.name}")
+        elif ingress.tagged_ok is not None and vid not in ingress.tagged_ok:
+            if vlan.mode == "access":           # acceptable frame types: untagged only
+                self.drop_frame(frame, cause, DropReason.VLAN_INGRESS,
+                                f"tagged vlan {vid} frame on access port {ingress.name} "
+                                f"({what}): dropped (access-tagged {self.access_tagged})",
+                                ingress.name, fn="802.1Q 6.9 ingress rules")
+            else:
+                self.drop_frame(frame, cause, DropReason.VLAN_INGRESS,
+                                f"vlan {vid} is not allowed on trunk {ingress.name} ({what}): "
+                                "dropped", ingress.name, fn="802.1Q 8.6.2 ingress filtering")
+            return 0, cause
+        else:
+            note = (f"tagged vlan {vid} on access port {ingress.name}: its access vlan"
+                    if vlan.mode == "access" else
+                    f"tagged vlan {vid}: allowed on trunk {ingress.name}")
+        if self.sim.tracing and self.vlan_aware:
+            cause = self.sim.step(self.where, ingress.name, Action.NOTE, frame.uid, note,
+                                  "802.1Q 6.9 ingress rules", "S1", cause=cause)
+        return vid, cause
 
     def handle_frame_checked(self, dev: NetDevice, frame: Frame, cause: int, hops: int) -> None:
         """The receive handler of a port that needs a check before the
@@ -706,12 +855,15 @@ class Switch:
                 and not self._secure_admit(ingress, security, frame, cause):
             return
         if state is StpState.LEARNING:
+            vid, cause = self.classify(ingress, frame, cause)
+            if not vid:
+                return
             if not src & 0x0100_0000_0000:
-                entry = self.fdb.entries.get(src)
+                entry = self.fdb.entries.get(src | vid << 48)
                 if entry is not None and entry.port is ingress and \
                         self.sim.now < entry.updated + self.fdb.ageing_time:
                     entry.updated = self.sim.now
-                elif not self.learn(src, entry, ingress, frame, cause):
+                elif not self.learn(src, entry, ingress, frame, cause, vid):
                     return
             self.drop_frame(frame, cause, DropReason.PORT_STATE,
                             f"port {ingress.name} is in STP learning state: learned, not "
@@ -720,20 +872,20 @@ class Switch:
         self.handle_frame(dev, frame, cause, hops)
 
     def learn(self, src: Mac, entry: FdbEntry[SwitchPort] | None, ingress: SwitchPort,
-              frame: Frame, cause: int) -> bool:
-        """802.1Q learning of a new, moved or expired entry, with MAC-move
-        accounting (S6). False: the frame goes no further (its port was just
-        err-disabled for MAC flapping)."""
+              frame: Frame, cause: int, vid: int = 1) -> bool:
+        """802.1Q learning of a new, moved or expired entry in the frame's VLAN,
+        with MAC-move accounting (S6). False: the frame goes no further (its port
+        was just err-disabled for MAC flapping)."""
         fdb = self.fdb
         moved_from = (entry.port if entry is not None and entry.port is not ingress
                       and self.sim.now < entry.updated + fdb.ageing_time else None)
-        step = fdb.update(src, 0, ingress, ingress.name, frame.uid, cause)
+        step = fdb.update(src, vid, ingress, ingress.name, frame.uid, cause)
         if moved_from is None:
             return True
-        return self.mac_moved(src, moved_from, ingress, frame, step or cause)
+        return self.mac_moved(src, moved_from, ingress, frame, step or cause, vid)
 
     def mac_moved(self, mac: Mac, old: SwitchPort, new: SwitchPort, frame: Frame,
-                  cause: int) -> bool:
+                  cause: int, vid: int = 1) -> bool:
         """A learned MAC moved between logical ports (S6): counted always;
         ``log`` reports and ``block-port`` err-disables the port it moved to
         once it moved ``threshold`` times within ``window``."""
@@ -750,21 +902,21 @@ class Switch:
             return True
         self._move_times[mac] = []
         moves = len(times)
-        note = (f"%SW_MATM-4-MACFLAP_NOTIF: Host {mac_str(mac)} in vlan 1 is flapping between "
+        note = (f"%SW_MATM-4-MACFLAP_NOTIF: Host {mac_str(mac)} in vlan {vid} is flapping between "
                 f"port {old.name} and port {new.name} ({moves} moves within "
                 f"{format_duration(config.window)})")
         if config.action == "log":
             step = self.sim.step(self.where, new.name, Action.NOTE, frame.uid, note,
                                  "mac-move detection (SW_MATM)", "S6", cause=cause,
                                  data={"mac": mac_str(mac), "from": old.name, "to": new.name})
-            self.flap_events.append(FlapEvent(now, mac_str(mac), 1, old.name, new.name, moves,
+            self.flap_events.append(FlapEvent(now, mac_str(mac), vid, old.name, new.name, moves,
                                               "log", step))
             return True
         step = self.sim.step(self.where, new.name, Action.NOTE, frame.uid,
                              f"{note}: action block-port", "mac-move detection", "S6",
                              cause=cause, data={"mac": mac_str(mac), "from": old.name,
                                                 "to": new.name})
-        self.flap_events.append(FlapEvent(now, mac_str(mac), 1, old.name, new.name, moves,
+        self.flap_events.append(FlapEvent(now, mac_str(mac), vid, old.name, new.name, moves,
                                           "block-port", step))
         down = self.err_disable(new, "mac-flap", f"{mac_str(mac)} moved {moves} times within "
                                 f"{format_duration(config.window)}", "S6", step,
@@ -827,9 +979,10 @@ class Switch:
                 del self._secure_owner[mac]
         security.macs = {}
 
-    def flood(self, frame: Frame, ingress: SwitchPort, cause: int, kind: str, hops: int
-              ) -> None:
-        """Flood to every other logical port with link; one copy per LAG (S1, S3)."""
+    def flood(self, frame: Frame, ingress: SwitchPort, cause: int, kind: str, hops: int,
+              vid: int = 1) -> None:
+        """Flood to every other logical port of the frame's VLAN with link; one copy
+        per LAG (S1, S3), tagged or not as the port sends that VLAN."""
         sim = self.sim
         tracing = sim.tracing
         if tracing:
@@ -845,6 +998,15 @@ class Switch:
                              "802.1Q 8.6.4", "S1" if not port.is_lag else "S3",
                              reason=DropReason.SAME_PORT, cause=cause)
                 continue
+            if not port.member(vid):
+                if tracing:
+                    sim.step(self.where, port.name, Action.SKIP, frame.uid,
+                             f"not flooded to {port.name}: not in vlan {vid} "
+                             f"({port.vlan.describe()}); the frame is in vlan {vid} from "
+                             f"{ingress.name} ({ingress.vlan.describe()})",
+                             "802.1Q 8.6.4 egress filtering", "S1",
+                             reason=DropReason.VLAN_EGRESS, cause=cause)
+                continue
             member = port.pick_member(frame)
             if member is None:
                 if tracing:
@@ -855,7 +1017,7 @@ class Switch:
                              f"not flooded to {port.name}: {words}", fn, rule,
                              reason=reason, cause=cause)
                 continue
-            member.xmit(frame, cause, hops)
+            member.xmit(port.egress(frame, vid), cause, hops)
 
     def drop_frame(self, frame: Frame, cause: int, reason: DropReason, note: str, port: str,
                    ref: int = 0, *, fn: str = "802.1Q 8.6.4", rule: str = "S1") -> None:

@@ -55,11 +55,16 @@ def _l4_word(packet: Ipv4) -> int:
     return 0
 
 
-def bond_xmit_hash(frame: Frame, policy: XmitHashPolicy, vlan: int = 0) -> int:
-    """The u32 bond_xmit_hash() returns; the slave is ``usable[hash % count]`` (BD9)."""
+def bond_xmit_hash(frame: Frame, policy: XmitHashPolicy, vlan: int | None = None) -> int:
+    """The u32 bond_xmit_hash() returns; the slave is ``usable[hash % count]`` (BD9).
+    ``vlan+srcmac`` (bond_vlan_srcmac_hash) XORs in skb_vlan_tag_get(): the frame's
+    802.1Q tag (PCP 0 here, so the VID; 0 when untagged), unless ``vlan`` is given.
+    The other policies see the tagged frame as the untagged one: the tag rides
+    out of band (hwaccel) and the flow dissector skips it."""
     if policy is XmitHashPolicy.VLAN_SRCMAC:
         src = frame.src
-        return (vlan ^ (src >> 24)) ^ (src & 0xFF_FFFF)
+        tag = frame.vlan if vlan is None else vlan
+        return (tag ^ (src >> 24)) ^ (src & 0xFF_FFFF)
     packet = frame.payload
     if policy is XmitHashPolicy.LAYER2 or not isinstance(packet, Ipv4):
         return eth_hash(frame)

@@ -146,6 +146,14 @@ class Explainer:
         self._root_cause(explanation, last)
         return explanation
 
+    def dhcp(self, node: str) -> Explanation:
+        """Why ``node`` (a VM, host or ``node:iface``) got no DHCP address, or how late
+        it got one: the fate of each DISCOVER/REQUEST, the decisive drop of the last
+        unanswered one and the timers around it (explain/dhcp.py)."""
+        from vnetlab.explain.dhcp import explain_dhcp
+
+        return explain_dhcp(self, node)
+
     def from_root(self, question: str, root: int) -> Explanation:
         decisive = self.decisive_drop(root)
         if decisive is None:

@@ -107,9 +107,20 @@ class Udp:
 
 @dataclass(frozen=True, slots=True)
 class Ipv4:
+    """An IPv4 packet (20-byte header, no options). A fragment (RFC 791,
+    ip_do_fragment) keeps the whole datagram's ``payload`` for the receiver's
+    reassembly and carries ``frag_len`` bytes of it from ``frag_off``; ``mf``
+    is More Fragments, ``df`` Don't Fragment, ``ident`` the IP ID its
+    fragments share."""
+
     src: Ip4
     dst: Ip4
     payload: Icmp | Udp
+    ident: int = 0
+    df: bool = False
+    frag_off: int = 0               # bytes (a multiple of 8)
+    frag_len: int = -1              # -1: not a fragment, the whole payload is here
+    mf: bool = False
 
     @property
     def proto(self) -> IpProto:
@@ -117,11 +128,18 @@ class Ipv4:
 
     @property
     def length(self) -> int:
-        """Total length: a 20-byte header (no options) plus the payload."""
-        return 20 + self.payload.length
+        """Total length: a 20-byte header (no options) plus the payload (of this fragment)."""
+        return 20 + (self.payload.length if self.frag_len < 0 else self.frag_len)
+
+    @property
+    def is_fragment(self) -> bool:
+        return self.frag_len >= 0
 
     def describe(self) -> str:
-        return f"IPv4 {ip4_str(self.src)} > {ip4_str(self.dst)} {self.payload.describe()}"
+        frag = (f" frag id={self.ident} off={self.frag_off} len={self.frag_len}"
+                f"{' MF' if self.mf else ''}" if self.frag_len >= 0 else "")
+        return (f"IPv4 {ip4_str(self.src)} > {ip4_str(self.dst)} {self.payload.describe()}"
+                f"{frag}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,3 +302,22 @@ def lacpdu_frame(uid: int, src: Mac, pdu: Lacpdu) -> Frame:
     """A LACPDU as ad_lacpdu_send()/lacpdu_send() build it: to the Slow
     Protocols group, ethertype 0x8809, never forwarded by a bridge or switch."""
     return Frame(dst=LACP_GROUP, src=src, ethertype=EtherType.SLOW, payload=pdu, uid=uid)
+
+
+def ip_fragment(packet: Ipv4, mtu: int) -> list[Ipv4]:
+    """ip_do_fragment(): pieces of at most ``mtu`` bytes, each with a 20-byte
+    header and a multiple of 8 payload bytes but the last; a fragment is cut
+    again at its own offset, and only the last piece keeps its MF flag. The
+    pieces never carry DF (a DF packet is not fragmented: the caller drops it)."""
+    total = packet.payload.length if packet.frag_len < 0 else packet.frag_len
+    base = packet.frag_off if packet.frag_len >= 0 else 0
+    chunk = (mtu - 20) & ~7
+    pieces = []
+    offset = 0
+    while offset < total:
+        size = min(chunk, total - offset)
+        last = offset + size >= total
+        pieces.append(Ipv4(packet.src, packet.dst, packet.payload, packet.ident, False,
+                           base + offset, size, packet.mf if last else True))
+        offset += size
+    return pieces

@@ -37,6 +37,7 @@ class Action(StrEnum):
     PING = "ping"              # ping application events
     LINK = "link"              # carrier / admin state changes
     NOTE = "note"              # configuration facts worth showing (warnings)
+    DHCP = "dhcp"              # a DHCP client, server or relay decision (semantics §7)
 
 
 class DropReason(StrEnum):
@@ -61,11 +62,30 @@ class DropReason(StrEnum):
     PORT_SUSPENDED = "lag-member-not-bundled"      # LACP waiting / suspend-individual (S4, S5)
     ERR_DISABLED = "port-err-disabled"             # mac-flap / port-security shutdown (S6, S7)
     PORT_SECURITY = "port-security-violation"      # restrict / protect / shutdown (S7)
+    # VLANs (B17, S1, docs/models/vlan.md)
+    VLAN_INGRESS = "vlan-ingress-filtered"         # br_allowed_ingress / switch ingress rules
+    VLAN_EGRESS = "vlan-egress-filtered"           # br_allowed_egress / switch egress member set
+    VLAN_NO_DEVICE = "vlan-no-device"              # __netif_receive_skb_core: tagged, no VLAN
+                                                   #   device for the VID: PACKET_OTHERHOST
+    # DHCP (D1-D12, docs/models/dhcp.md)
+    NO_SOCKET = "no-socket"                        # __udp4_lib_rcv: SKB_DROP_REASON_NO_SOCKET
+    DHCP_NO_ADDRESS = "dhcp-no-address"            # dnsmasq dhcp_reply: "no address available"
+    DHCP_IGNORED = "dhcp-not-expected"             # a client discards a reply: wrong xid/state
+                                                   #   (dhclient dhcpoffer, n-dhcp4 verify_incoming)
+    # firewall, MTU, MAC conflicts (B22-B24, D8, B4.4/B7.3, docs/models/netfilter.md)
+    NETFILTER = "netfilter-drop"                   # nf_hook_slow: NF_DROP (NETFILTER_DROP)
+    PKT_TOO_BIG = "pkt-too-big"                    # is_skb_forwardable, br_nf_ip_fragment and
+                                                   #   ip_fragment with DF (PKT_TOO_BIG)
+    GIANT = "giant"                                # switch port: frame over its MTU (giants)
+    FRAG_TIMEOUT = "frag-reasm-timeout"            # ip_expire (FRAG_REASM_TIMEOUT)
+    OWN_ADDRESS = "dst-is-local-address"           # br_handle_frame_finish: BR_FDB_LOCAL dst
+                                                   #   -> br_pass_frame_up, never br_forward
 
 
 # Actions a ``summary`` trace keeps.
 SUMMARY_ACTIONS = frozenset({Action.LEARN, Action.MOVE, Action.AGE, Action.FLUSH, Action.DROP,
-                             Action.DELIVER, Action.NEIGH, Action.PING, Action.LINK, Action.NOTE})
+                             Action.DELIVER, Action.NEIGH, Action.PING, Action.LINK, Action.NOTE,
+                             Action.DHCP})
 
 
 @dataclass(slots=True)

@@ -14,10 +14,27 @@ from typing import Any
 
 from vnetlab.devices.bond import Bond, BondParams
 from vnetlab.devices.bridge import Bridge, BridgePort
+from vnetlab.devices.dhcp import (
+    DEFAULT_BOOT_DELAY,
+    ClientParams,
+    DhcpRelay,
+    DhcpServer,
+    ServerParams,
+    make_client,
+)
 from vnetlab.devices.endpoint import Endpoint, NeighParams
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
-from vnetlab.devices.switch import LagConfig, MacMoveConfig, PortConfig, StpConfig, Switch
+from vnetlab.devices.netfilter import Netfilter, build_ruleset
+from vnetlab.devices.switch import (
+    LagConfig,
+    MacMoveConfig,
+    PortConfig,
+    StpConfig,
+    Switch,
+    VlanPortConfig,
+)
 from vnetlab.devices.team import LinkWatch, Team, TeamParams, TeamPortParams
+from vnetlab.devices.vlan import VlanDevice
 from vnetlab.lab import Lab
 from vnetlab.net.addr import Mac, parse_ip4_prefix, tap_mac
 from vnetlab.sim.sim import Sim
@@ -28,13 +45,18 @@ from vnetlab.topology.spec import (
     ArpOptions,
     BondInterface,
     BridgePortSpec,
+    DhcpClientOptions,
+    DhcpServerSpec,
     EthernetInterface,
+    HostSpec,
     LagSpec,
     LinkWatchSpec,
     LinuxBridgeInterface,
     SwitchSpec,
+    SwitchVlanSpec,
     TeamInterface,
     TopologySpec,
+    VlanInterface,
 )
 
 
@@ -63,6 +85,36 @@ def apply_port_flags(port: BridgePort, spec: BridgePortSpec) -> None:
     port.bcast_flood = spec.bcast_flood
     port.hairpin = bool(spec.hairpin or spec.stp_hairpin_mode)
     port.isolated = spec.isolated
+
+
+def bridge_vlan_filtering(iface: LinuxBridgeInterface) -> bool:
+    """``vlan-filtering`` as given, else on when a port has ``vlan:`` (nmstate)."""
+    given = iface.bridge.options.vlan_filtering
+    return given if given is not None else any(p.vlan is not None for p in iface.bridge.port)
+
+
+def apply_bridge_vlans(bridge: Bridge, iface: LinuxBridgeInterface) -> None:
+    """NetworkManager's bridge_set_vlan_options(): the default PVID first, then
+    ``bridge.vlans`` on the bridge itself, so a ``pvid`` entry overrides it."""
+    for entry in iface.bridge.options.vlans:
+        for vid in range(entry.vid, (entry.vid_end or entry.vid) + 1):
+            bridge.vlan_add(None, vid, pvid=entry.pvid, untagged=entry.untagged)
+
+
+def apply_port_vlans(bridge: Bridge, port: BridgePort, spec: BridgePortSpec) -> None:
+    """NetworkManager's enslave (and nmstate's nmstate_port_vlans_to_nm_vlan_range):
+    the port already has the bridge's default-PVID VLAN (nbp_vlan_init, kept, as
+    NM documents); trunk tags are added tagged, an access or native ``tag`` as
+    PVID untagged (B17)."""
+    vlan = spec.vlan
+    if vlan is None or not bridge.vlan_filtering:
+        return
+    if vlan.mode == "trunk":
+        for tag in vlan.trunk_tags:
+            for vid in tag.vids():
+                bridge.vlan_add(port, vid, pvid=False, untagged=False)
+    if vlan.tag is not None:
+        bridge.vlan_add(port, vlan.tag, pvid=True, untagged=True)
 
 
 def bond_params(iface: BondInterface) -> BondParams:
@@ -109,16 +161,26 @@ def lag_config(lag: LagSpec) -> LagConfig:
                      fallback=lag.lacp_fallback, system_priority=lag.system_priority)
 
 
+def switch_vlan(spec: SwitchVlanSpec | None) -> VlanPortConfig | None:
+    """A port's ``vlan:`` as the switch takes it (S1)."""
+    if spec is None:
+        return None
+    allowed = frozenset(spec.allowed) if spec.allowed is not None else None
+    return VlanPortConfig(spec.mode, spec.access, allowed, spec.native)
+
+
 def switch_options(sw: SwitchSpec) -> dict[str, Any]:
-    """``mac-move``, ``stp`` and ``port-config`` as the switch takes them (S6-S8)."""
+    """``mac-move``, ``stp``, ``port-config`` and ``access-tagged`` as the switch
+    takes them (S1, S6-S8)."""
     move = sw.mac_move
     ports = {name: PortConfig(cfg.stp_edge,
                               cfg.port_security.max_macs if cfg.port_security else None,
-                              cfg.port_security.violation if cfg.port_security else "shutdown")
+                              cfg.port_security.violation if cfg.port_security else "shutdown",
+                              switch_vlan(cfg.vlan))
              for name, cfg in sw.port_config.items()}
     return {"mac_move": MacMoveConfig(move.action, move.threshold, move.window, move.recovery),
             "stp": StpConfig(sw.stp.enabled, sw.stp.forward_delay, sw.stp.edge_default),
-            "port_config": ports}
+            "port_config": ports, "access_tagged": sw.access_tagged}
 
 
 def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
@@ -136,17 +198,35 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                           iface.mac_address or generated_mac(host_name, iface.name))
             elif isinstance(iface, LinuxBridgeInterface):
                 options = iface.bridge.options
-                dev = Bridge(sim, host_name, iface.name, iface.mac_address,
-                             ageing_time=options.mac_ageing_time, stp=options.stp.enabled,
-                             forward_delay=options.stp.forward_delay)
-                lab.bridges[f"{host_name}:{iface.name}"] = dev
+                bridge_dev = Bridge(sim, host_name, iface.name, iface.mac_address,
+                                    ageing_time=options.mac_ageing_time,
+                                    stp=options.stp.enabled,
+                                    forward_delay=options.stp.forward_delay,
+                                    vlan_filtering=bridge_vlan_filtering(iface),
+                                    default_pvid=options.vlan_default_pvid)
+                apply_bridge_vlans(bridge_dev, iface)
+                lab.bridges[f"{host_name}:{iface.name}"] = dev = bridge_dev
             elif isinstance(iface, TeamInterface):
                 dev = Team(sim, host_name, iface.name, iface.mac_address, team_params(iface))
-            else:
+            elif isinstance(iface, BondInterface):
                 dev = Bond(sim, host_name, iface.name, iface.mac_address, bond_params(iface))
+            else:
+                continue                        # VLAN devices: once their base exists
             dev.source = locate.source(("hosts", host_name, "interfaces", i))
             created[iface.name] = dev
             lab.add_device(dev)
+        for i, iface in enumerate(host.interfaces):         # ip link add ... type vlan
+            if isinstance(iface, VlanInterface):
+                vdev = VlanDevice(sim, host_name, iface.name, created[iface.vlan.base_iface],
+                                  iface.vlan.id, iface.mac_address)
+                vdev.source = locate.source(("hosts", host_name, "interfaces", i))
+                created[iface.name] = vdev
+                lab.add_device(vdev)
+        for iface in host.interfaces:                       # ip link set dev X mtu N
+            if iface.mtu is not None:
+                created[iface.name].mtu = iface.mtu
+            elif isinstance(iface, VlanInterface):      # vlan_dev_init: the real device's MTU
+                created[iface.name].mtu = created[iface.vlan.base_iface].mtu
         for iface in host.interfaces:                       # aggregates take their ports
             if isinstance(iface, TeamInterface):
                 team = created[iface.name]
@@ -161,16 +241,27 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                 assert isinstance(bond, Bond)
                 for name in iface.link_aggregation.port:
                     bond.enslave(created[name])
+        for iface in host.interfaces:   # bond_enslave / team_port_add: dev_set_mtu(port, agg)
+            if isinstance(iface, TeamInterface | BondInterface):
+                for port_name in ([p.name for p in iface.team.ports]
+                                  if isinstance(iface, TeamInterface)
+                                  else iface.link_aggregation.port):
+                    created[port_name].mtu = created[iface.name].mtu
         for iface in host.interfaces:                       # then bridges
             if isinstance(iface, LinuxBridgeInterface):
                 bridge = created[iface.name]
                 assert isinstance(bridge, Bridge)
                 for bport in iface.bridge.port:
                     if bport.name in created:         # else a VM tap, added when the VM starts
-                        apply_port_flags(bridge.add_port(created[bport.name]), bport)
+                        host_port = bridge.add_port(created[bport.name])
+                        apply_port_flags(host_port, bport)
+                        apply_port_vlans(bridge, host_port, bport)
+                bridge.mtu_set_by_user = iface.mtu is not None
+                bridge.mtu_auto_adjust()                     # br_add_if -> br_mtu_auto_adjust
         stack: Endpoint | None = None
         for iface in host.interfaces:
-            if iface.ipv4 is not None and iface.ipv4.enabled and iface.ipv4.address:
+            if iface.ipv4 is not None and iface.ipv4.enabled and (iface.ipv4.address
+                                                                 or iface.ipv4.dhcp):
                 if stack is None:
                     stack = Endpoint(sim, host_name, neigh_params(iface.arp),
                                      iface.ipv4.gateway)
@@ -182,6 +273,13 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
             for route in host.routes.config:
                 if route.destination in ("0.0.0.0/0", "default"):
                     stack.gateway = route.next_hop_address
+        if host.firewall is not None:                       # B22-B24, D8
+            netfilter = host_netfilter(sim, host_name, host)
+            if stack is not None:
+                stack.firewall = netfilter
+            for dev in created.values():
+                if isinstance(dev, Bridge):
+                    dev.netfilter = netfilter
         lab.host_devices[host_name] = created
 
     # -- VMs: the guest NIC, the host tap, the tap in the bridge ---------------------
@@ -194,17 +292,25 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
         lab.endpoints[vm_name] = guest
         for index, nic in enumerate(vm.interfaces):
             virtio = VirtioNic(sim, vm_name, f"eth{index}", nic.mac)
-            tap = Tap(sim, vm.host, taps[(vm_name, index)], tap_mac(nic.mac))
+            tap = Tap(sim, vm.host, taps[(vm_name, index)],
+                      tap_mac(nic.mac) if nic.tap_mac is None else nic.tap_mac)
             virtio.source = tap.source = locate.source(("vms", vm_name, "interfaces", index))
             lab.add_device(virtio)
             lab.add_device(tap)
             lab.host_devices[vm.host][tap.name] = tap
             lab.links.append(Link(sim, virtio, tap, 0))
             bridge = lab.bridges[f"{vm.host}:{nic.source}"]
+            # libvirt virNetDevTapAttachBridge: <mtu> on tap and guest (host_mtu), else the
+            # tap takes the bridge's MTU and the guest keeps virtio-net's 1500
+            if nic.mtu is not None:
+                virtio.mtu = nic.mtu
+            tap.mtu = nic.mtu if nic.mtu is not None else bridge.mtu
             port = bridge.add_port(tap)
+            bridge.mtu_auto_adjust()
             settings = port_settings.get((vm.host, nic.source, tap.name))
             if settings is not None:
                 apply_port_flags(port, settings)
+                apply_port_vlans(bridge, port, settings)
             addresses = []
             if nic.ipv4 is not None and nic.ipv4.address:
                 addresses.append(parse_ip4_prefix(nic.ipv4.address))
@@ -218,6 +324,7 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
         for i, port_name in enumerate(sw.ports):
             port_nic = Nic(sim, sw_name, port_name, generated_mac(sw_name, port_name))
             port_nic.source = locate.source(("switches", sw_name, "ports", i))
+            port_nic.mtu = port_nic.giant_limit = sw.mtu      # larger frames are giants
             switch.add_port(port_nic)
             lab.add_device(port_nic)
         switch.build_logical_ports([lag_config(lag) for lag in sw.lags])
@@ -226,10 +333,28 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     for r_name, router in spec.routers.items():
         stack = Endpoint(sim, r_name, NeighParams(), router.gateway)
         lab.endpoints[r_name] = stack
-        for i, riface in enumerate(router.interfaces):
-            router_nic = Nic(sim, r_name, riface.name, riface.mac_address)
+        router_devs: dict[str, NetDevice] = {}
+        # ports first, then their sub-interfaces
+        order = [(i, r) for i, r in enumerate(router.interfaces) if r.vlan is None]
+        order += [(i, r) for i, r in enumerate(router.interfaces) if r.vlan is not None]
+        for i, riface in order:
+            router_nic: NetDevice
+            if riface.vlan is not None:             # a sub-interface: eth0.100
+                router_nic = VlanDevice(sim, r_name, riface.name,
+                                        router_devs[riface.vlan.base_iface], riface.vlan.id,
+                                        riface.mac_address)
+            else:
+                assert riface.mac_address is not None
+                router_nic = Nic(sim, r_name, riface.name, riface.mac_address)
+            router_devs[riface.name] = router_nic
+            if riface.mtu is not None:
+                router_nic.mtu = riface.mtu
+            elif riface.vlan is not None:
+                router_nic.mtu = router_devs[riface.vlan.base_iface].mtu
             router_nic.source = locate.source(("routers", r_name, "interfaces", i))
             lab.add_device(router_nic)
+        for riface in router.interfaces:
+            router_nic = router_devs[riface.name]
             router_addresses = ([(a.ip, a.prefix_length) for a in riface.ipv4.address]
                                 if riface.ipv4 is not None else [])
             stack.add_iface(router_nic, router_addresses, neigh_params(riface.arp) if riface.arp else None)
@@ -250,6 +375,99 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
             if iface.state == "down":
                 lab.host_devices[host_name][iface.name].set_admin(False)
 
+    for bridge in lab.bridges.values():
+        bridge.note_mtus()
+
     lab.arm_storm_guard()
     lab.default_until = 10 * S
+    build_dhcp(spec, lab)
     return lab
+
+
+# -- DHCP (semantics §7, devices/dhcp.py) ----------------------------------------------------
+
+def dhcp_client_params(opts: DhcpClientOptions, boot_delay: int) -> ClientParams:
+    """A ``dhcp: true`` interface's knobs over each program's defaults."""
+    given: dict[str, Any] = {"client": opts.client, "boot_delay": boot_delay}
+    for key in ("dhcp_timeout", "dad_timeout", "autoconnect_retries", "one_try"):
+        if getattr(opts, key) is not None:
+            given[key] = getattr(opts, key)
+    for key in ("timeout", "retry", "select_timeout", "reboot", "backoff_cutoff",
+                "initial_interval"):
+        if getattr(opts, key) is not None:
+            given[key] = getattr(opts, key) // S           # dhclient.conf: whole seconds
+    return ClientParams(**given)
+
+
+def dhcp_server_params(server: DhcpServerSpec) -> ServerParams:
+    """dnsmasq raises a lease shorter than two minutes to two minutes (option.c)."""
+    return ServerParams(server.pool[0], server.pool[1], max(server.lease_time // S, 120),
+                        server.router, server.netmask,
+                        tuple((r.mac, r.ip) for r in server.reservations), server.ping_check)
+
+
+def build_dhcp(spec: TopologySpec, lab: Lab) -> None:
+    """Servers and relays on their interfaces, a client per ``dhcp: true`` interface
+    started at boot (VMs: after ``boot-delay``; hosts: at 0)."""
+    world = lab.dhcp
+    servers_on: dict[str, int] = {}
+
+    def serve(node: str, dev: str, server: DhcpServerSpec) -> None:
+        endpoint = lab.endpoints[node]
+        iface = endpoint.iface_of[lab.devices[f"{node}:{dev}"]]
+        index = servers_on.get(node, 0)
+        servers_on[node] = index + 1
+        dhcp_server = DhcpServer(endpoint, iface, dhcp_server_params(server), index)
+        world.agent(endpoint).servers[iface.dev] = dhcp_server
+        world.servers.append(dhcp_server)
+
+    horizon = 0
+    for host_name, host in spec.hosts.items():
+        for iface in host.interfaces:
+            if iface.dhcp_server is not None:
+                serve(host_name, iface.name, iface.dhcp_server)
+            if iface.ipv4 is not None and iface.ipv4.enabled and iface.ipv4.dhcp:
+                endpoint = lab.endpoints[host_name]
+                ip_iface = endpoint.iface_of[lab.host_devices[host_name][iface.name]]
+                ref = f"{host_name}:{iface.name}"
+                client = make_client(endpoint, ip_iface, ref, dhcp_client_params(iface.ipv4, 0))
+                world.clients[ref] = client
+                client.boot(0)
+                horizon = max(horizon, client.horizon())
+    for vm_name, vm in spec.vms.items():
+        boot = vm.boot_delay if vm.boot_delay is not None else DEFAULT_BOOT_DELAY
+        for index, nic in enumerate(vm.interfaces):
+            if nic.dhcp_server is not None:
+                serve(vm_name, f"eth{index}", nic.dhcp_server)
+            if nic.ipv4 is not None and nic.ipv4.dhcp:
+                endpoint = lab.endpoints[vm_name]
+                ip_iface = endpoint.iface_of[lab.devices[f"{vm_name}:eth{index}"]]
+                ref = f"{vm_name}:eth{index}"
+                client = make_client(endpoint, ip_iface, ref, dhcp_client_params(nic.ipv4, boot))
+                world.clients[ref] = client
+                client.boot(boot)
+                horizon = max(horizon, boot + client.horizon())
+    for r_name, router in spec.routers.items():
+        for riface in router.interfaces:
+            if riface.dhcp_server is not None:
+                serve(r_name, riface.name, riface.dhcp_server)
+            if riface.dhcp_relay is not None:
+                endpoint = lab.endpoints[r_name]
+                ip_iface = endpoint.iface_of[lab.devices[f"{r_name}:{riface.name}"]]
+                relay = DhcpRelay(endpoint, ip_iface, riface.dhcp_relay.server)
+                world.agent(endpoint).relays[ip_iface.dev] = relay
+                world.relays.append(relay)
+    within = [e.within for e in spec.expect if e.dhcp is not None and e.within is not None]
+    lab.min_until = max([horizon, *within]) if world.clients else 0
+
+
+def host_netfilter(sim: Sim, host_name: str, host: HostSpec) -> Netfilter:
+    """The host's netfilter: its ruleset (checked at load time), br_netfilter and
+    net.bridge.bridge-nf-call-iptables (1 once the module is loaded, B22)."""
+    fw = host.firewall
+    assert fw is not None
+    built = build_ruleset(fw.preset, fw.iptables, fw.nftables)
+    assert not isinstance(built, tuple), "firewall texts are checked at load time"
+    call = host.sysctl.get("net.bridge.bridge-nf-call-iptables", 1)
+    return Netfilter(sim, host_name, built, br_netfilter=fw.br_netfilter,
+                     call_iptables=bool(call))

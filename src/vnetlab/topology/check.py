@@ -10,21 +10,27 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from ruamel.yaml.scalarstring import LiteralScalarString
+
 from vnetlab.devices.bond import BondMode
+from vnetlab.devices.netfilter import build_ruleset
 from vnetlab.errors import SpecError
 from vnetlab.net.addr import ip4_str, mac_str, parse_ip4_prefix
 from vnetlab.topology.spec import (
     ActionSpec,
     BondInterface,
+    HostSpec,
     LinuxBridgeInterface,
     TeamInterface,
     TopologySpec,
+    VlanConfig,
+    VlanInterface,
 )
 
 if TYPE_CHECKING:
     from vnetlab.topology.load import Locator
 
-NOT_MODELLED = ("mtu", "ipv6", "lldp", "ethtool", "accept_all_mac_addresses")
+NOT_MODELLED = ("ipv6", "lldp", "ethtool", "accept_all_mac_addresses")
 
 Path = tuple[Any, ...]
 
@@ -72,16 +78,14 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 err((section, name), f"name '{name}' may not contain ':' or '/'")
 
     taps = tap_names(spec)
-    macs: dict[int, str] = {}
+    mac_users: dict[int, list[tuple[Path, str]]] = {}
+    uppers: set[frozenset[str]] = set()       # (upper, lower) pairs that share a MAC legally
     ips: dict[int, str] = {}
 
     def claim_mac(mac: int | None, path: Path, what: str) -> None:
-        if mac is None:
-            return
-        if mac in macs:
-            err(path, f"MAC {mac_str(mac)} is also used by {macs[mac]}")
-        else:
-            macs[mac] = what
+        """Duplicates are legal (the kernel does not check): a warning, not an error."""
+        if mac is not None:
+            mac_users.setdefault(mac, []).append((path, what))
 
     def claim_ip(ip: int, path: Path, what: str) -> None:
         if ip in ips:
@@ -107,7 +111,14 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
             for key in NOT_MODELLED:
                 if getattr(iface, key) is not None:
                     notes.append(f"{loc.render((*base, i, key))}: accepted, not modelled")
+            lowers = ([p.name for p in iface.bridge.port] if isinstance(iface, LinuxBridgeInterface)
+                      else [p.name for p in iface.team.ports] if isinstance(iface, TeamInterface)
+                      else list(iface.link_aggregation.port) if isinstance(iface, BondInterface)
+                      else [iface.vlan.base_iface] if isinstance(iface, VlanInterface) else [])
+            uppers.update(frozenset((f"{host_name}:{iface.name}", f"{host_name}:{lower}"))
+                          for lower in lowers)
         host_ifaces[host_name] = by_name
+        check_firewall(host_name, host, loc, errors, notes)
         for (vm_name, index), tap in taps.items():
             if spec.vms[vm_name].host == host_name and tap in by_name:
                 err(("vms", vm_name, "interfaces", index, "target"),
@@ -163,6 +174,19 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                     if bport.name in vm_taps:
                         continue            # settings for a VM's tap, applied when it joins
                     enslave(bport.name, iface.name, (*base, i, "bridge", "port", j, "name"))
+                options = iface.bridge.options
+                if options.vlan_filtering is False:
+                    for j, bport in enumerate(iface.bridge.port):
+                        if bport.vlan is not None:
+                            err((*base, i, "bridge", "port", j, "vlan"),
+                                f"port VLANs need VLAN filtering, and {iface.name} has "
+                                "'vlan-filtering: false'")
+                    if options.vlans:
+                        err((*base, i, "bridge", "options", "vlans"),
+                            f"the bridge's own VLANs need 'vlan-filtering: true' on {iface.name}")
+            elif isinstance(iface, VlanInterface):
+                check_vlan_base(iface.vlan, iface.name, by_name, (*base, i, "vlan"), host_name,
+                                err, notes, loc)
 
     # -- VMs -------------------------------------------------------------------------
     for vm_name, vm in spec.vms.items():
@@ -176,14 +200,22 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
             target = host_ifaces[vm.host].get(nic.source)
             if not isinstance(target, LinuxBridgeInterface):
                 err((*path, "source"), f"'{nic.source}' is not a linux-bridge on {vm.host}")
-            if nic.mac >> 40 == 0xFE:
-                err((*path, "mac"), "a guest MAC may not start with 0xFE: the host tap gets "
-                    "the guest MAC with its first byte replaced by 0xFE, so the bridge would "
-                    "treat the guest's own frames as its own address (libvirt refuses it, V1)")
+            if nic.mac >> 40 == 0xFE and nic.tap_mac is None:
+                err((*path, "mac"), "unsupported configuration: Unable to use MAC address "
+                    f"starting with reserved value 0xFE - '{mac_str(nic.mac)}' - (libvirt "
+                    "virNetDevTapCreateInBridgePort refuses to start the VM: the tap gets the "
+                    "guest MAC with its first byte set to 0xFE, so it would equal the guest's "
+                    "MAC; the bridge would hold it as a local entry and never forward to the "
+                    "guest, V1, B4.4, B7.3)")
             if nic.mac >> 40 & 1:
                 err((*path, "mac"), f"{mac_str(nic.mac)} is a multicast address")
             claim_mac(nic.mac, (*path, "mac"), f"{vm_name} NIC {i}")
             tap = taps[(vm_name, i)]
+            if nic.tap_mac is not None:
+                if nic.tap_mac >> 40 & 1 or nic.tap_mac == 0:
+                    err((*path, "tap-mac"), f"{mac_str(nic.tap_mac)} is not a unicast address "
+                        "(br_add_if refuses the tap)")
+                claim_mac(nic.tap_mac, (*path, "tap-mac"), f"{vm.host}:{tap} (tap of {vm_name})")
             if tap in host_taps:
                 err((*path, "target"), f"tap '{tap}' is used twice")
             host_taps.add(tap)
@@ -235,11 +267,16 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 err(path, f"'{name}' is neither a port nor a LAG of {sw_name}")
     for r_name, router in spec.routers.items():
         seen = set()
+        router_by_name = {riface.name: riface for riface in router.interfaces}
         for i, riface in enumerate(router.interfaces):
             if riface.name in seen:
                 err(("routers", r_name, "interfaces", i, "name"),
                     f"interface '{riface.name}' is defined twice on {r_name}")
             seen.add(riface.name)
+            if riface.vlan is not None:
+                check_vlan_base(riface.vlan, riface.name, router_by_name,
+                                ("routers", r_name, "interfaces", i, "vlan"), r_name, err,
+                                notes, loc)
             claim_mac(riface.mac_address, ("routers", r_name, "interfaces", i, "mac-address"),
                       f"{r_name}:{riface.name}")
             if riface.ipv4 is not None:
@@ -319,7 +356,110 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
             elif expect.port is not None and expect.port not in table_ports:
                 err((*path, "port"), f"'{expect.port}' is not a port of {expect.fdb.bridge} "
                     f"(its ports: {', '.join(table_ports)})")
+    notes.extend(duplicate_macs(mac_users, uppers, loc))
+    check_dhcp(spec, loc, errors, notes, tainted)
     return errors, notes
+
+
+def duplicate_macs(users: dict[int, list[tuple[Path, str]]], uppers: set[frozenset[str]],
+                   loc: Locator) -> list[str]:
+    """A warning per MAC used by more than one device (legal, so not an error),
+    except an upper device and its own port (a bridge set to its uplink's MAC)."""
+    out = []
+    for mac, claims in users.items():
+        if len(claims) < 2:
+            continue
+        names = [what for _, what in claims]
+        if len(claims) == 2 and frozenset(names) in uppers:
+            continue
+        where = "; ".join(f"{what} at {loc.file}:{loc.position(path)[0]}:{loc.position(path)[1]}"
+                          f" ({loc.render(path)})" for path, what in claims)
+        out.append(f"WARNING: MAC {mac_str(mac)} is used {len(claims)} times: {where}. A MAC "
+                   "must be unique on its L2 segment: bridges and switches will move it between "
+                   "ports (B7.4, S6), and a device's own MAC is a local entry that is never "
+                   "forwarded (B4.4, B7.3)")
+    return out
+
+
+def check_firewall(host_name: str, host: HostSpec, loc: Locator, errors: list[SpecError],
+                   notes: list[str]) -> None:
+    """Parse the host's firewall texts as the real tools would (iptables-restore,
+    nft -f), with each problem at its line in the file; the sysctls it reads."""
+    base: Path = ("hosts", host_name)
+    fw = host.firewall
+    loaded = fw is not None and fw.br_netfilter
+    for key in host.sysctl:
+        path = (*base, "sysctl", key)
+        if not loaded:
+            notes.append(f"{loc.render(path)}: ignored: br_netfilter is not loaded on "
+                         f"{host_name}, so the key does not exist (sysctl: cannot stat "
+                         f"/proc/sys/{key.replace('.', '/')})")
+        elif key != "net.bridge.bridge-nf-call-iptables":
+            notes.append(f"{loc.render(path)}: accepted, not modelled (vnetlab filters IPv4 only)")
+    if fw is None:
+        return
+    built = build_ruleset(fw.preset, fw.iptables, fw.nftables)
+    if isinstance(built, tuple):
+        _rules, which, exc = built
+        key = "preset" if which == "preset" else which
+        path = (*base, "firewall", key)
+        line, col = text_position(loc, path, exc.line, exc.column)
+        tool = "nft" if which == "nftables" else "iptables-restore"
+        errors.append(SpecError(loc.file, line, col, loc.render(path),
+                                f"{tool}: line {exc.line}: {exc.message}"))
+        return
+    for note in built.notes:
+        notes.append(f"{loc.render((*base, 'firewall'))}: {note}")
+
+
+def text_position(loc: Locator, path: Path, line: int, column: int) -> tuple[int, int]:
+    """Where line ``line``, column ``column`` of a multi-line string value sits
+    in the file: a literal block (``|``) starts on the line after the key; any
+    other string is reported at its start."""
+    key_line, key_col = loc.position(path)
+    nodes, _ = loc.walk(path)
+    if not isinstance(nodes[-1], LiteralScalarString) or line <= 0:
+        return key_line, key_col
+    file_line = key_line + line
+    indent = None
+    try:
+        with open(loc.file, encoding="utf-8") as handle:
+            for number, text in enumerate(handle, 1):
+                if number == file_line:
+                    indent = len(text) - len(text.lstrip(" "))
+                    break
+    except OSError:
+        pass
+    if indent is None:
+        indent = loc.position(path, at_key=True)[1] + 1
+    return file_line, indent + max(column, 1)
+
+
+def check_vlan_base(vlan: VlanConfig, name: str, by_name: dict[str, Any], path: Path, node: str,
+                    err: Any, notes: list[str], loc: Locator) -> None:
+    """A VLAN interface's ``base-iface`` exists on the same node, is not the
+    interface itself, is not a VLAN interface (QinQ is not modelled) and has no
+    other VLAN interface with the same id (register_vlan_dev: -EEXIST)."""
+    base_name = vlan.base_iface
+    base_iface = by_name.get(base_name)
+    if base_name == name:
+        err((*path, "base-iface"), f"'{name}' cannot be its own base interface")
+    elif base_iface is None:
+        err((*path, "base-iface"), f"base-iface '{base_name}' is not an interface of {node}")
+    elif getattr(base_iface, "type", "") == "vlan":
+        err((*path, "base-iface"), f"base-iface '{base_name}' is itself a VLAN interface: "
+            "stacked VLANs (QinQ) are not modelled")
+    else:
+        twins = [other for other in by_name.values() if other is not by_name.get(name)
+                 and getattr(other, "vlan", None) is not None
+                 and getattr(other.vlan, "base_iface", None) == base_name
+                 and getattr(other.vlan, "id", None) == vlan.id]
+        if twins:
+            err((*path, "id"), f"{base_name} already has VLAN interface '{twins[0].name}' "
+                f"for vlan {vlan.id}")
+    for key in ("reorder_headers", "loose_binding", "registration_protocol"):
+        if getattr(vlan, key) is not None:
+            notes.append(f"{loc.render((*path, key))}: accepted, not modelled")
 
 
 def action_refs(action: ActionSpec) -> list[str | None]:
@@ -329,7 +469,8 @@ def action_refs(action: ActionSpec) -> list[str | None]:
             action.send.from_ if action.send else None,
             action.link_down, action.link_up, action.link_fault, action.link_repair,
             action.port_down, action.port_up,
-            action.set_active_port.device if action.set_active_port else None]
+            action.set_active_port.device if action.set_active_port else None,
+            action.dhcp.from_ if action.dhcp else None]
 
 
 def vm_nic(spec: TopologySpec, ref: str) -> bool:
@@ -358,8 +499,12 @@ def endpoint_problem(spec: TopologySpec, ref: str, host_ifaces: dict[str, dict[s
         return None if iface in spec.switches[node].ports else \
             f"'{iface}' is not a port of switch {node}"
     if node in spec.routers:
-        names = [i.name for i in spec.routers[node].interfaces]
-        return None if iface in names else f"'{iface}' is not an interface of router {node}"
+        kinds = {i.name: i.type for i in spec.routers[node].interfaces}
+        if iface not in kinds:
+            return f"'{iface}' is not an interface of router {node}"
+        if cable and kinds[iface] == "vlan":
+            return f"{node}:{iface} is a vlan sub-interface, only ethernet interfaces take a cable"
+        return None
     if node in spec.vms:
         if cable:
             return f"{node} is a VM: its NICs are attached with vms.{node}.interfaces, not links"
@@ -377,11 +522,12 @@ def sender_problem(spec: TopologySpec, name: str) -> str | None:
 def endpoint_has_ip(spec: TopologySpec, name: str, host_ifaces: dict[str, dict[str, Any]]
                     ) -> bool:
     node = name.partition(":")[0]
-    if node in spec.vms:
-        return any(n.ipv4 is not None and n.ipv4.address for n in spec.vms[node].interfaces)
+    if node in spec.vms:       # a DHCP client gets its address during the run
+        return any(n.ipv4 is not None and (n.ipv4.address or n.ipv4.dhcp)
+                   for n in spec.vms[node].interfaces)
     if node in spec.routers:
         return any(i.ipv4 is not None and i.ipv4.address for i in spec.routers[node].interfaces)
-    return any(i.ipv4 is not None and i.ipv4.enabled and i.ipv4.address
+    return any(i.ipv4 is not None and i.ipv4.enabled and (i.ipv4.address or i.ipv4.dhcp)
                for i in host_ifaces.get(node, {}).values())
 
 
@@ -403,3 +549,159 @@ def bridge_ports(spec: TopologySpec, ref: str, host_ifaces: dict[str, dict[str, 
         if vm.host == host and vm.interfaces[index].source == bridge:
             ports.append(tap)
     return ports
+
+
+# -- DHCP (semantics §7, devices/dhcp.py) ----------------------------------------------------
+
+DHCP_CLIENT_KNOBS = {
+    "networkmanager": ("dhcp_timeout", "autoconnect_retries", "dad_timeout"),
+    "dhclient": ("timeout", "retry", "select_timeout", "reboot", "backoff_cutoff",
+                 "initial_interval", "one_try"),
+    "systemd-networkd": (),
+    "windows": (),
+}
+DHCPCLIENT_SECONDS = ("timeout", "retry", "select_timeout", "reboot", "backoff_cutoff",
+                      "initial_interval")
+
+
+def check_dhcp(spec: TopologySpec, loc: Locator, errors: list[SpecError], notes: list[str],
+               tainted: frozenset[str] | set[str]) -> None:
+    """DHCP servers, relays and clients: pools inside their subnet (or a ``netmask``
+    for a relayed range), reservations inside it, relays with an address, client
+    knobs that belong to the chosen client, and ``run``/``expect`` names."""
+    from vnetlab.net.addr import netmask
+
+    def err(path: Path, message: str) -> None:
+        errors.append(loc.error(path, message))
+
+    clients: list[str] = []
+    all_knobs = {k for knobs in DHCP_CLIENT_KNOBS.values() for k in knobs}
+
+    def client(opts: Any, path: Path, has_address: bool, ref: str) -> None:
+        given = [k for k in sorted(all_knobs) if getattr(opts, k) is not None]
+        if not opts.dhcp:
+            for key in (["client"] if "client" in opts.model_fields_set else []) + given:
+                err((*path, key), f"'{key.replace('_', '-')}' needs 'dhcp: true'")
+            return
+        clients.append(ref)
+        if has_address:
+            err((*path, "dhcp"), "give a static address or 'dhcp: true', not both")
+        for key in given:
+            if key not in DHCP_CLIENT_KNOBS[opts.client]:
+                owner = next(c for c, knobs in DHCP_CLIENT_KNOBS.items() if key in knobs)
+                err((*path, key), f"'{key.replace('_', '-')}' is a {owner} option; this "
+                    f"interface runs {opts.client}")
+            elif key in DHCPCLIENT_SECONDS:
+                value = getattr(opts, key)
+                if value % 1_000_000_000:
+                    err((*path, key), "dhclient.conf takes whole seconds")
+                elif value == 0 and key in ("retry", "backoff_cutoff", "initial_interval",
+                                            "timeout"):
+                    err((*path, key), f"dhclient's {key.replace('_', '-')} must be at least 1 s")
+        if opts.dhcp_timeout is not None and opts.dhcp_timeout < 1_000_000_000:
+            err((*path, "dhcp_timeout"), "ipv4.dhcp-timeout must be at least 1 s")
+
+    def server(srv: Any, path: Path, addresses: list[tuple[int, int]], what: str) -> None:
+        if not addresses:
+            err(path, f"a DHCP server needs an IPv4 address on {what}")
+            return
+        start, end = srv.pool
+        if srv.netmask is not None:
+            mask = srv.netmask
+            inverted = ~mask & 0xFFFF_FFFF
+            if inverted & (inverted + 1):
+                err((*path, "netmask"), f"{ip4_str(mask)} is not a netmask")
+                return
+            if (start ^ end) & mask:
+                err((*path, "pool"), f"pool {ip4_str(start)}-{ip4_str(end)} crosses netmask "
+                    f"{ip4_str(mask)}")
+                return
+        else:
+            own = next(((a, p) for a, p in addresses
+                        if (a ^ start) & netmask(p) == 0 and (a ^ end) & netmask(p) == 0), None)
+            if own is None:
+                subnets = ", ".join(f"{ip4_str(a & netmask(p))}/{p}" for a, p in addresses)
+                err((*path, "pool"), f"pool {ip4_str(start)}-{ip4_str(end)} is outside {what}'s "
+                    f"subnet {subnets} (a range served through a relay needs 'netmask:')")
+                return
+            mask = netmask(own[1])
+        macs: dict[int, int] = {}
+        ips: dict[int, int] = {}
+        for j, res in enumerate(srv.reservations):
+            at = (*path, "reservations", j)
+            if (res.ip ^ start) & mask:
+                err((*at, "ip"), f"reservation {ip4_str(res.ip)} is outside the pool's subnet "
+                    f"{ip4_str(start & mask)}/{bin(mask).count('1')}")
+            if res.mac in macs:
+                err((*at, "mac"), f"{mac_str(res.mac)} is already reserved "
+                    f"(reservations[{macs[res.mac]}])")
+            if res.ip in ips:
+                err((*at, "ip"), f"{ip4_str(res.ip)} is already reserved "
+                    f"(reservations[{ips[res.ip]}])")
+            macs.setdefault(res.mac, j)
+            ips.setdefault(res.ip, j)
+        if srv.lease_time < 120_000_000_000:
+            notes.append(f"{loc.render((*path, 'lease-time'))}: dnsmasq raises a lease shorter "
+                         "than 2 minutes to 2 minutes")
+
+    for host_name, host in spec.hosts.items():
+        for i, iface in enumerate(host.interfaces):
+            path: Path = ("hosts", host_name, "interfaces", i)
+            ipv4 = iface.ipv4
+            addresses = ([(a.ip, a.prefix_length) for a in ipv4.address]
+                         if ipv4 is not None and ipv4.enabled else [])
+            if ipv4 is not None:
+                client(ipv4, (*path, "ipv4"), bool(ipv4.address), f"{host_name}:{iface.name}")
+            if iface.dhcp_server is not None:
+                server(iface.dhcp_server, (*path, "dhcp-server"), addresses,
+                       f"{host_name}:{iface.name}")
+    for vm_name, vm in spec.vms.items():
+        for i, nic in enumerate(vm.interfaces):
+            path = ("vms", vm_name, "interfaces", i)
+            addresses = ([parse_ip4_prefix(nic.ipv4.address)]
+                         if nic.ipv4 is not None and nic.ipv4.address else [])
+            if nic.ipv4 is not None:
+                client(nic.ipv4, (*path, "ipv4"), nic.ipv4.address is not None,
+                       f"{vm_name}:eth{i}")
+            if nic.dhcp_server is not None:
+                server(nic.dhcp_server, (*path, "dhcp-server"), addresses, f"{vm_name}:eth{i}")
+    for r_name, router in spec.routers.items():
+        for i, riface in enumerate(router.interfaces):
+            path = ("routers", r_name, "interfaces", i)
+            ipv4 = riface.ipv4
+            addresses = [(a.ip, a.prefix_length) for a in ipv4.address] if ipv4 else []
+            if ipv4 is not None and ipv4.dhcp:
+                err((*path, "ipv4", "dhcp"), "a router takes static addresses ('dhcp: true' is "
+                    "for host and VM interfaces)")
+            if riface.dhcp_server is not None:
+                server(riface.dhcp_server, (*path, "dhcp-server"), addresses,
+                       f"{r_name}:{riface.name}")
+            if riface.dhcp_relay is not None:
+                if not addresses:
+                    err((*path, "dhcp-relay"), "a DHCP relay needs an IPv4 address on "
+                        f"{r_name}:{riface.name} (it becomes the giaddr)")
+                if riface.dhcp_server is not None:
+                    err((*path, "dhcp-relay"), "an interface runs a DHCP server or a relay, "
+                        "not both")
+                if any(a == riface.dhcp_relay.server for a, _ in addresses):
+                    err((*path, "dhcp-relay", "server"), "the relay's server is its own address")
+
+    def has_client(ref: str) -> bool:
+        return any(ref in (c, c.partition(":")[0]) for c in clients)
+
+    for i, action in enumerate(spec.run):
+        if action.dhcp is not None and action.dhcp.from_.partition(":")[0] not in tainted \
+                and not has_client(action.dhcp.from_):
+            err(("run", i, "dhcp", "from"), f"'{action.dhcp.from_}' has no DHCP client "
+                "(an interface with 'ipv4: {dhcp: true}')")
+    for i, expect in enumerate(spec.expect):
+        if expect.dhcp is None or expect.dhcp.partition(":")[0] in tainted:
+            continue
+        if not has_client(expect.dhcp):
+            err(("expect", i, "dhcp"), f"'{expect.dhcp}' has no DHCP client (an interface "
+                "with 'ipv4: {dhcp: true}')")
+        if expect.address is not None and expect.result == "failed":
+            err(("expect", i, "address"), "'address' goes with 'result: bound' or 'link-local'")
+        if (expect.within is not None and spec.duration is not None
+                and expect.within > spec.duration):
+            err(("expect", i, "within"), "'within' is after the end of the run ('duration')")

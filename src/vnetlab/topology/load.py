@@ -29,8 +29,8 @@ MAX_NODES = 2_000_000
 
 # What the user is told an enum or literal is, by the key that holds it.
 NOUNS = {"type": "an interface type", "mode": "a bond mode", "hash": "a LAG hash",
-         "result": "a ping result", "state": "an interface state",
-         "hwaddr-policy": "a hwaddr policy"}
+         "result": "an expected result", "state": "an interface state",
+         "hwaddr-policy": "a hwaddr policy", "client": "a DHCP client"}
 
 
 # Alternative spellings the spec accepts (spec._alias): errors follow them back.

@@ -54,7 +54,24 @@ def _seconds(value: object) -> int:
     return parse_duration(value)
 
 
+def _vlan_id(value: object) -> int:
+    """An 802.1Q VID: 1-4094 (0 is a priority tag, 4095 reserved)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a VLAN id")
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise ValueError(f"{value!r} is not a VLAN id")
+        value = int(value)
+    if not 1 <= value <= 4094:
+        raise ValueError(f"VLAN id {value} is out of range 1-4094 (0 means a priority tag, "
+                         "4095 is reserved: 802.1Q)")
+    return value
+
+
 Mac = Annotated[int, BeforeValidator(_mac)]
+# ETH_MIN_MTU .. ETH_MAX_MTU (include/uapi/linux/if_ether.h)
+Mtu = Annotated[int, Field(ge=68, le=65535)]
+VlanId = Annotated[int, BeforeValidator(_vlan_id)]
 Ip = Annotated[int, BeforeValidator(_ip)]
 Duration = Annotated[int, BeforeValidator(_duration)]
 Seconds = Annotated[int, BeforeValidator(_seconds)]
@@ -91,7 +108,66 @@ def _ipv4_shorthand(value: object) -> object:
     return value
 
 
-class Ipv4(Model):
+# -- DHCP (semantics §7, docs/models/dhcp.md) ----------------------------------------
+
+DhcpClientName = Literal["networkmanager", "dhclient", "systemd-networkd", "windows"]
+
+
+def _pool(value: object) -> object:
+    """``192.168.10.100-192.168.10.199``: dnsmasq's dhcp-range start and end."""
+    if not isinstance(value, str) or "-" not in value:
+        raise ValueError(f"{value!r} is not a pool (write it START-END, like "
+                         "192.168.10.100-192.168.10.199)")
+    first, _, last = value.partition("-")
+    start, end = parse_ip4(first), parse_ip4(last)
+    if start > end:
+        raise ValueError(f"pool '{value}': the start is after the end")
+    return (start, end)
+
+
+class DhcpReservationSpec(Model):
+    """dnsmasq ``dhcp-host=MAC,IP``."""
+
+    mac: Mac
+    ip: Ip
+
+
+class DhcpServerSpec(Model):
+    """dnsmasq on this interface: one ``dhcp-range`` and its options."""
+
+    pool: Annotated[tuple[int, int], BeforeValidator(_pool)]
+    lease_time: Duration = 3_600_000_000_000        # dnsmasq's default: 1 h
+    router: Ip | None = None                        # option 3; default: this interface
+    netmask: Ip | None = None                       # a range served through a relay
+    reservations: list[DhcpReservationSpec] = []
+    ping_check: bool = True                         # dnsmasq's default; false: --no-ping
+
+
+class DhcpRelaySpec(Model):
+    """A BOOTP relay agent on a router interface (dhcrelay, RFC 1542)."""
+
+    server: Ip
+
+
+class DhcpClientOptions(Model):
+    """Which DHCP client runs (with ``dhcp: true``) and its knobs."""
+
+    client: DhcpClientName = "networkmanager"
+    # NetworkManager
+    dhcp_timeout: Duration | None = None            # ipv4.dhcp-timeout (45 s)
+    autoconnect_retries: Annotated[int, Field(ge=0, le=1000)] | None = None   # 4; 0 = forever
+    dad_timeout: Duration | None = None             # ipv4.dad-timeout (200 ms)
+    # dhclient.conf (seconds) and dhclient -1
+    timeout: Seconds | None = None
+    retry: Seconds | None = None
+    select_timeout: Seconds | None = None
+    reboot: Seconds | None = None
+    backoff_cutoff: Seconds | None = None
+    initial_interval: Seconds | None = None
+    one_try: bool | None = None
+
+
+class Ipv4(DhcpClientOptions):
     enabled: bool = True
     address: list[Ipv4Address] = []
     dhcp: bool = False
@@ -112,8 +188,9 @@ class BaseInterface(Model):
     mac_address: Mac | None = None
     ipv4: Annotated[Ipv4 | None, BeforeValidator(_ipv4_shorthand)] = None
     arp: ArpOptions | None = None
+    mtu: Mtu | None = None              # nmstate ``mtu`` (ip link set mtu); default 1500
+    dhcp_server: DhcpServerSpec | None = None   # dnsmasq on this interface (vnetlab)
     # nmstate keys accepted and reported as not modelled
-    mtu: int | None = None
     description: str | None = None
     ipv6: Any = None
     lldp: Any = None
@@ -136,14 +213,124 @@ class StpOptions(Model):
     priority: int | None = None
 
 
+def _default_pvid(value: object) -> int:
+    """``vlan-default-pvid``: a VLAN id, or 0 for none (IFLA_BR_VLAN_DEFAULT_PVID)."""
+    if value in (0, "0", "none"):
+        return 0
+    try:
+        return _vlan_id(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a default PVID (0 for none, or a VLAN id "
+                         "1-4094)") from None
+
+
+def _nm_bridge_vlan(value: object) -> object:
+    """NetworkManager's ``bridge.vlans`` syntax: ``"100"``, ``"100 pvid untagged"``,
+    ``"200-210"``; a number stands for itself."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"vid": value}
+    if not isinstance(value, str):
+        return value
+    words = value.split()
+    if not words or any(w not in ("pvid", "untagged") for w in words[1:]):
+        raise ValueError(f"{value!r} is not a bridge VLAN ('VID[-VID] [pvid] [untagged]', "
+                         "as NetworkManager's bridge.vlans)")
+    first, _, last = words[0].partition("-")
+    return {"vid": first, "vid-end": last or None, "pvid": "pvid" in words[1:],
+            "untagged": "untagged" in words[1:]}
+
+
+class BridgeVlanSpec(Model):
+    """One entry of the bridge device's own VLANs (``bridge vlan add ... self``)."""
+
+    vid: VlanId
+    vid_end: VlanId | None = None
+    pvid: bool = False
+    untagged: bool = False
+
+    @model_validator(mode="after")
+    def _range(self) -> BridgeVlanSpec:
+        if self.vid_end is not None and self.vid_end < self.vid:
+            raise ValueError(f"VLAN range {self.vid}-{self.vid_end}: the end is below the start")
+        if self.pvid and self.vid_end is not None and self.vid_end != self.vid:
+            raise ValueError("a PVID is one VLAN, not a range")
+        return self
+
+
 class BridgeOptions(Model):
     mac_ageing_time: Seconds = 300_000_000_000
     stp: StpOptions = StpOptions()
+    # VLAN filtering (B16, B17): NetworkManager's bridge.vlan-filtering,
+    # bridge.vlan-default-pvid and bridge.vlans; None: on when a port has ``vlan:``
+    # (what nmstate does)
+    vlan_filtering: bool | None = None
+    vlan_default_pvid: Annotated[int, BeforeValidator(_default_pvid)] = 1
+    vlans: list[Annotated[BridgeVlanSpec, BeforeValidator(_nm_bridge_vlan)]] = []
     multicast_snooping: bool | None = None
     group_forward_mask: int | None = None
     group_fwd_mask: int | None = None
     vlan_protocol: str | None = None
     hash_max: int | None = None
+
+
+class VlanRangeSpec(Model):
+    min: VlanId
+    max: VlanId
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VlanRangeSpec:
+        if self.min > self.max:
+            raise ValueError(f"id-range min {self.min} is greater than max {self.max}")
+        return self
+
+
+class TrunkTagSpec(Model):
+    """nmstate ``trunk-tags`` item: ``{id: N}`` or ``{id-range: {min: A, max: B}}``."""
+
+    id: VlanId | None = None
+    id_range: VlanRangeSpec | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TrunkTagSpec:
+        if (self.id is None) == (self.id_range is None):
+            raise ValueError("a trunk tag needs exactly one of 'id' or 'id-range'")
+        return self
+
+    def vids(self) -> range:
+        if self.id is not None:
+            return range(self.id, self.id + 1)
+        assert self.id_range is not None
+        return range(self.id_range.min, self.id_range.max + 1)
+
+
+class BridgePortVlanSpec(Model):
+    """nmstate's bridge port ``vlan:`` (BridgePortVlanConfig): ``access`` with
+    ``tag`` (the PVID, untagged), or ``trunk`` with ``trunk-tags`` (tagged) and,
+    with ``enable-native``, ``tag`` as the native (PVID, untagged) VLAN."""
+
+    mode: Literal["access", "trunk"] = "access"     # nmstate's default mode
+    tag: VlanId | None = None
+    enable_native: bool = False
+    trunk_tags: list[TrunkTagSpec] = []
+
+    @model_validator(mode="after")
+    def _shape(self) -> BridgePortVlanSpec:
+        if self.mode == "access":
+            if self.tag is None:
+                raise ValueError("an access port needs 'tag' (its VLAN)")
+            if self.trunk_tags:
+                raise ValueError("'trunk-tags' needs 'mode: trunk'")
+            if self.enable_native:
+                raise ValueError("'enable-native' needs 'mode: trunk'")
+        else:
+            if not self.trunk_tags:
+                raise ValueError("a trunk port needs 'trunk-tags'")
+            if self.enable_native and self.tag is None:
+                raise ValueError("'enable-native: true' needs 'tag' (the native VLAN)")
+            if self.tag is not None and not self.enable_native:
+                raise ValueError("'tag' on a trunk port is its native VLAN: set "
+                                 "'enable-native: true'")
+        return self
 
 
 class BridgePortSpec(Model):
@@ -159,7 +346,7 @@ class BridgePortSpec(Model):
     stp_hairpin_mode: bool | None = None
     stp_path_cost: int | None = None
     stp_priority: int | None = None
-    vlan: Any = None
+    vlan: BridgePortVlanSpec | None = None
 
 
 class BridgeConfig(Model):
@@ -397,8 +584,27 @@ class BondInterface(BaseInterface):
         return _alias(data, "link-aggregation", "bond")
 
 
-Interface = Annotated[EthernetInterface | LinuxBridgeInterface | TeamInterface | BondInterface,
-                      Field(discriminator="type")]
+class VlanConfig(Model):
+    """nmstate's ``vlan:`` of a ``type: vlan`` interface (8021q)."""
+
+    base_iface: str
+    id: VlanId
+    protocol: Literal["802.1q"] = "802.1q"     # 802.1ad (QinQ) is not modelled
+    # nmstate keys accepted, not modelled
+    reorder_headers: bool | None = None
+    loose_binding: bool | None = None
+    registration_protocol: str | None = None
+
+
+class VlanInterface(BaseInterface):
+    """``{name: ens224.100, type: vlan, vlan: {base-iface: ens224, id: 100}}``."""
+
+    type: Literal["vlan"]
+    vlan: VlanConfig
+
+
+Interface = Annotated[EthernetInterface | LinuxBridgeInterface | TeamInterface | BondInterface
+                      | VlanInterface, Field(discriminator="type")]
 
 
 class RouteSpec(Model):
@@ -411,14 +617,44 @@ class RoutesSpec(Model):
     config: list[RouteSpec] = []
 
 
+# sysctls vnetlab reads (the net.bridge.* ones exist only while br_netfilter is loaded)
+SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+           "net.bridge.bridge-nf-call-arptables")
+
+
+def _sysctls(value: object) -> object:
+    if isinstance(value, dict):
+        for key, setting in value.items():
+            if key not in SYSCTLS:
+                raise ValueError(f"sysctl '{key}' is not modelled (vnetlab reads: "
+                                 f"{', '.join(SYSCTLS)})")
+            if setting not in (0, 1) or isinstance(setting, bool):
+                raise ValueError(f"{key} takes 0 or 1, not {setting!r}")
+    return value
+
+
+class FirewallSpec(Model):
+    """The host's netfilter (docs/models/netfilter.md, B22-B24): br_netfilter
+    loaded or not, an optional preset (what ``docker`` installs), and rules as
+    ``iptables-save`` text (applied as ``iptables-restore --noflush``) and
+    ``nft list ruleset`` text."""
+
+    br_netfilter: bool = False
+    preset: Literal["docker"] | None = None
+    iptables: str | None = None
+    nftables: str | None = None
+
+
 class HostSpec(Model):
     interfaces: list[Interface] = []
     routes: RoutesSpec | None = None
+    sysctl: Annotated[dict[str, int], BeforeValidator(_sysctls)] = {}
+    firewall: FirewallSpec | None = None
 
 
 # -- VMs (libvirt <interface>) --------------------------------------------------------
 
-class VmIpv4(Model):
+class VmIpv4(DhcpClientOptions):
     address: str | None = None          # "192.168.10.21/24"
     gateway: Ip | None = None
     dhcp: bool = False
@@ -445,10 +681,14 @@ class VmInterfaceSpec(Model):
     model: str = "virtio"
     ipv4: VmIpv4 | None = None
     arp: ArpOptions | None = None
+    mtu: Mtu | None = None              # libvirt <mtu size=.../>: the tap and the guest NIC
+    tap_mac: Mac | None = None          # a hand-made tap's MAC (default: libvirt's 0xFE rule)
+    dhcp_server: DhcpServerSpec | None = None   # dnsmasq in the guest
 
 
 class VmSpec(Model):
     host: str
+    boot_delay: Duration | None = None  # VM start -> the guest's network (DHCP client) starts
     interfaces: list[VmInterfaceSpec] = []
 
 
@@ -490,11 +730,54 @@ class PortSecuritySpec(Model):
     violation: Literal["shutdown", "restrict", "protect"] = "shutdown"
 
 
+def _vlan_list(value: object) -> object:
+    """``allowed: [10, 20, "30-40"]`` (or one such string, comma-separated)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return value
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, str) and "-" in item:
+            low, _, high = item.partition("-")
+            first, last = _vlan_id(low.strip()), _vlan_id(high.strip())
+            if first > last:
+                raise ValueError(f"VLAN range {item!r}: {first} is greater than {last}")
+            out.extend(range(first, last + 1))
+        else:
+            out.append(_vlan_id(item.strip() if isinstance(item, str) else item))
+    return out
+
+
+def _native(value: object) -> object:
+    return 0 if value in ("none", None) else _vlan_id(value)
+
+
+class SwitchVlanSpec(Model):
+    """A port's VLAN mode (S1): ``access`` in VLAN ``access``, or ``trunk`` carrying
+    ``allowed`` VLANs (default all) with ``native`` sent untagged (default 1;
+    ``none``: every frame tagged, untagged frames dropped)."""
+
+    mode: Literal["access", "trunk"] = "access"
+    access: VlanId = 1
+    allowed: Annotated[list[int], BeforeValidator(_vlan_list)] | None = None
+    native: Annotated[int, BeforeValidator(_native)] = 1
+
+    @model_validator(mode="after")
+    def _shape(self) -> SwitchVlanSpec:
+        trunk_keys = {"allowed", "native"} & self.model_fields_set
+        if self.mode == "access" and trunk_keys:
+            raise ValueError(f"'{sorted(trunk_keys)[0]}' needs 'mode: trunk'")
+        if self.mode == "trunk" and "access" in self.model_fields_set:
+            raise ValueError("'access' needs 'mode: access'")
+        return self
+
+
 class SwitchPortConfig(Model):
     """Per-port settings (``port-config: {ge1: {...}}``)."""
 
     stp_edge: bool | None = None            # None: the switch's ``stp.edge-default``
     port_security: PortSecuritySpec | None = None
+    vlan: SwitchVlanSpec | None = None      # None: access VLAN 1
 
 
 class SwitchStpSpec(Model):
@@ -513,13 +796,38 @@ class SwitchSpec(Model):
     mac_move: MacMoveSpec = MacMoveSpec()
     stp: SwitchStpSpec = SwitchStpSpec()
     port_config: dict[str, SwitchPortConfig] = {}
+    # what an access port does with a frame tagged with its own access VLAN: drop
+    # (Cisco: an access port accepts untagged frames only) or accept it
+    access_tagged: Literal["drop", "accept-access-vlan"] = "drop"
+    # the largest payload a port takes (``system mtu``; jumbo frames off: 1500);
+    # a bigger frame is dropped on receipt as a giant
+    mtu: Mtu = 1500
 
 
 class RouterInterfaceSpec(Model):
+    """A router port (``type: ethernet``, needs ``mac-address``) or a VLAN
+    sub-interface of one (``{name: eth0.100, type: vlan, vlan: {base-iface: eth0,
+    id: 100}}``, nmstate's shape; the MAC is the base interface's)."""
+
     name: str
-    mac_address: Mac
+    type: Literal["ethernet", "vlan"] = "ethernet"
+    mac_address: Mac | None = None
+    vlan: VlanConfig | None = None
     ipv4: Annotated[Ipv4 | None, BeforeValidator(_ipv4_shorthand)] = None
     arp: ArpOptions | None = None
+    mtu: Mtu | None = None
+    dhcp_server: DhcpServerSpec | None = None
+    dhcp_relay: DhcpRelaySpec | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> RouterInterfaceSpec:
+        if self.type == "ethernet" and self.mac_address is None:
+            raise ValueError("missing required key 'mac-address'")
+        if self.type == "ethernet" and self.vlan is not None:
+            raise ValueError("'vlan' needs 'type: vlan'")
+        if self.type == "vlan" and self.vlan is None:
+            raise ValueError("a 'type: vlan' interface needs 'vlan: {base-iface: ..., id: ...}'")
+        return self
 
 
 class RouterSpec(Model):
@@ -540,6 +848,9 @@ class PingAction(Model):
     count: Annotated[int, Field(ge=1, le=100_000)] = 1
     interval: Duration = 1_000_000_000
     size: Annotated[int, Field(ge=0, le=65507)] = 56
+    # ping -M: path MTU discovery of the socket; iputils sets none by default, so the
+    # kernel's IP_PMTUDISC_WANT applies (DF when the packet fits the route's MTU)
+    pmtudisc: Literal["want", "do", "dont"] = "want"
 
 
 class GarpAction(Model):
@@ -559,8 +870,14 @@ class SetActivePort(Model):
     port: str
 
 
+class DhcpAction(Model):
+    """(Re)start a DHCP client now (``nmcli con up``, ``dhclient eth0``)."""
+
+    from_: str = Field(alias="from")
+
+
 ACTION_KEYS = ("ping", "garp", "send", "link-down", "link-up", "link-fault", "link-repair",
-               "port-down", "port-up", "set-active-port", "wait")
+               "port-down", "port-up", "set-active-port", "dhcp", "wait")
 
 
 class ActionSpec(Model):
@@ -575,6 +892,7 @@ class ActionSpec(Model):
     port_down: str | None = None    # admin down of an interface or switch port
     port_up: str | None = None
     set_active_port: SetActivePort | None = None
+    dhcp: DhcpAction | None = None
     wait: Duration | None = None
 
     @model_validator(mode="after")
@@ -599,6 +917,7 @@ class FdbSelector(Model):
     bridge: str                     # "kvm1:br1" or a switch name
     mac: Mac
     at: Duration | None = None
+    vlan: VlanId | None = None      # the entry of this VLAN; default: any (VID 0 first)
 
 
 class FrameSelector(Model):
@@ -610,7 +929,7 @@ class FrameSelector(Model):
 
 class ExpectSpec(Model):
     ping: PingSelector | None = None
-    result: Literal["ok", "fail"] | None = None
+    result: Literal["ok", "fail", "bound", "failed", "link-local"] | None = None
     replies: Annotated[int, Field(ge=0)] | None = None
     outage: PingSelector | None = None      # the longest gap of a ping flow
     at_most: Duration | None = None
@@ -621,14 +940,24 @@ class ExpectSpec(Model):
     frame: FrameSelector | None = None
     delivered: bool | None = None
     count: Annotated[int, Field(ge=0)] | None = None
+    dhcp: str | None = None                 # a DHCP client: "vm1" or "vm1:eth0"
+    address: Ip | None = None               # ... its address (with result: bound)
+    within: Duration | None = None          # ... checked at this time (default: the end)
     because: str | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> ExpectSpec:
-        kinds = [k for k in ("ping", "fdb", "frame", "outage") if getattr(self, k) is not None]
+        kinds = [k for k in ("ping", "fdb", "frame", "outage", "dhcp")
+                 if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("an expectation needs exactly one of: ping, fdb, frame, outage "
-                             f"(got {', '.join(kinds) or 'none'})")
+            raise ValueError("an expectation needs exactly one of: ping, fdb, frame, outage, "
+                             f"dhcp (got {', '.join(kinds) or 'none'})")
+        if self.dhcp is not None and self.result not in ("bound", "failed", "link-local"):
+            raise ValueError("a dhcp expectation needs 'result: bound|failed|link-local'")
+        if self.dhcp is None and (self.address is not None or self.within is not None):
+            raise ValueError("'address' and 'within' belong to a dhcp expectation")
+        if self.ping is not None and self.result not in (None, "ok", "fail"):
+            raise ValueError("a ping expectation takes 'result: ok|fail'")
         if self.outage is not None and self.at_most is None and self.at_least is None:
             raise ValueError("an outage expectation needs 'at-most: DURATION' and/or "
                              "'at-least: DURATION'")
