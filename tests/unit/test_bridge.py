@@ -169,6 +169,17 @@ def test_stp_on_clamps_forward_delay_to_2_to_30_seconds(run, delay: int) -> None
     assert note.rule == "B19" and f"clamps it to {clamped}" in note.note
 
 
+def test_link_local_frames_are_not_forwarded_but_their_source_is_learned(run) -> None:
+    """B3.2 with __br_handle_local_finish(): an LLDP frame (01:80:c2:00:00:0e)
+    stays on its port, yet the bridge learns its source there."""
+    result = run(three_vms("""
+        - at: 1s
+          send: {from: h1, dst: "01:80:c2:00:00:0e", ethertype: 0x88cc}
+    """))
+    assert result.fdb("kvm1:br0") == {H1: "tap1"}
+    assert result.received("h2", src=H1) == 0 and result.received("h3", src=H1) == 0
+
+
 def test_isolated_ports_do_not_talk_to_each_other(run) -> None:
     """B13: no delivery between two isolated ports; the skip says why."""
     text = three_vms("""

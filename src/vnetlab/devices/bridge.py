@@ -293,6 +293,7 @@ class Bridge(NetDevice):
                 self.drop(frame, cause, DropReason.LINK_LOCAL, "802.3x PAUSE is never bridged",
                           "br_handle_frame", "B3", port=port.name)
                 return
+            self.learn_link_local(port, frame, cause)
             if self.sim.tracing:
                 cause = self.sim.step(self.where, port.name, Action.NOTE, frame.uid,
                                       f"link-local {mac_str(frame.dst)} not forwarded "
@@ -307,6 +308,19 @@ class Bridge(NetDevice):
                       "br_handle_frame", "B3", port=port.name)
             return
         self.handle_frame_finish(port, frame, cause, hops)
+
+    def learn_link_local(self, port: BridgePort, frame: Frame, cause: int) -> None:
+        """__br_handle_local_finish(): a link-local frame (LACPDU, LLDP, a BPDU with
+        STP on) is not forwarded, but its source is learned on a learning or
+        forwarding port, in the VLAN br_should_learn() gives it (B3.2, B7)."""
+        if not port.learning or port.state not in (PortState.LEARNING, PortState.FORWARDING):
+            return
+        vid = 0
+        if self.vlan_filtering:              # br_should_learn(): PVID or a member VID, else no
+            vid = frame.vlan or port.vg.pvid
+            if not vid or vid not in port.vg.vlans:
+                return
+        self.fdb.update(frame.src, vid, port, port.name, frame.uid, cause)
 
     def handle_frame_finish(self, port: BridgePort, frame: Frame, cause: int, hops: int
                             ) -> None:
