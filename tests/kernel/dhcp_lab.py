@@ -185,7 +185,10 @@ DNSMASQ_MSG = re.compile(r"\b(?P<xid>\d+) (?P<kind>DHCP[A-Z]+)\((?P<iface>[^)]+)
 
 @dataclass(frozen=True)
 class ServerEvent:
-    """A DHCP message dnsmasq handled: received (DISCOVER, REQUEST ...) or sent (OFFER, ACK ...)."""
+    """A DHCP message dnsmasq handled: received (DISCOVER, REQUEST ...) or sent (OFFER, ACK ...).
+
+    ``t`` is when dnsmasq logged it: it logs a DISCOVER when it answers it, so with the ping
+    check on that is after the ping (3 s later), with ``--no-ping`` on arrival."""
 
     t: float
     kind: str  # "DISCOVER", "OFFER", "REQUEST", "ACK", "NAK", ...
