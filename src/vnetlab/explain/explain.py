@@ -92,7 +92,11 @@ class Explainer:
         return drops[0] if drops else (skipped[0] if skipped else None)
 
     # -- questions ---------------------------------------------------------------------
-    def ping(self, src: str, dst: int | None = None, seq: int | None = None) -> list[Explanation]:
+    def ping(self, src: str, dst: int | None = None, seq: int | None = None, *,
+             ident: int | None = None) -> list[Explanation]:
+        """Why the first lost probe of each matching ping session was lost (or,
+        with ``seq``, what happened to that probe). ``ident`` picks one session
+        when several ran to the same destination."""
         from vnetlab.net.addr import ip4_str
 
         out: list[Explanation] = []
@@ -100,7 +104,8 @@ class Explainer:
         if endpoint is None:
             return out
         for session in endpoint.pings:
-            if dst is not None and session.dst != dst:
+            if (dst is not None and session.dst != dst) or (ident is not None
+                                                            and session.ident != ident):
                 continue
             for record in session.records:
                 if seq is not None and record.seq != seq:

@@ -72,7 +72,7 @@ def outages(result: RunResult, explainer: Explainer | None = None) -> list[Outag
                 while j < len(records) and records[j].reply_at is None:
                     j += 1
                 recovered = records[j] if j < len(records) else None
-                answers = explainer.ping(name, session.dst, first.seq)
+                answers = explainer.ping(name, session.dst, first.seq, ident=session.ident)
                 cause = _cause(answers[0]) if answers else "no explanation recorded"
                 recovery = _recovery(result, first.sent_at, recovered.send_step,
                                      recovered.reply_step) if recovered is not None else ""
