@@ -173,3 +173,33 @@ expect:
           "expect[0]: a dhcp expectation needs 'result: bound|failed|link-local'",
           "expect[1]: a ping expectation takes 'result: ok|fail'",
           "expect[2]: 'address' and 'within' belong to a dhcp expectation")
+
+
+def test_every_dhcp_key_has_a_type_error_at_its_value(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "dhcp-server: {pool: 192.168.10.100-192.168.10.199}",
+        "dhcp-server: {pool: 192.168.10.100-192.168.10.199, lease-time: forever, router: gw, "
+        "netmask: /24, ping-check: perhaps, reservations: [{mac: 52:54, ip: 10.1}], "
+        "colour: red}")
+    text = text.replace("ipv4: {dhcp: true}", "ipv4: {dhcp: true, autoconnect-retries: -1, "
+                        "dad-timeout: soon, retry: x1, select-timeout: x2, reboot: x3, "
+                        "backoff-cutoff: x4, initial-interval: x5, one-try: maybe}")
+    text = text.replace("ipv4: 192.168.20.1/24}", "ipv4: 192.168.20.1/24, dhcp-relay: "
+                        "{server: ten}}")
+    text += "run:\n  - dhcp: {from: vm1, count: 2}\n"
+    check(tmp_path, text,
+          f"topo.yaml:{position(text, 'forever')}: hosts.kvm1.interfaces[br0].dhcp-server."
+          "lease-time: 'forever' is not a duration",
+          "dhcp-server.router: 'gw' is not an IPv4 address",
+          "dhcp-server.netmask: '/24' is not an IPv4 address",
+          "dhcp-server.ping-check:",
+          "dhcp-server.reservations[0].mac: '52:54' is not a MAC address",
+          "dhcp-server.reservations[0].ip: 10.1 is not an IPv4 address",
+          "dhcp-server.colour: unknown key 'colour'",
+          "vms.vm1.interfaces[0].ipv4.autoconnect-retries:",
+          "ipv4.dad-timeout: 'soon' is not a duration",
+          "ipv4.retry: 'x1' is not a duration", "ipv4.select-timeout: 'x2' is not a duration",
+          "ipv4.reboot: 'x3' is not a duration", "ipv4.backoff-cutoff: 'x4' is not a duration",
+          "ipv4.initial-interval: 'x5' is not a duration", "ipv4.one-try:",
+          "routers.gw1.interfaces[eth0].dhcp-relay.server: 'ten' is not an IPv4 address",
+          "run[0].dhcp.count: unknown key 'count'")

@@ -353,7 +353,7 @@ class RunResult:
         kind = {"bound": "bound", "link-local": "link-local"}.get(status.kind, "failed")
         ok = kind == expect.result and (expect.address is None or status.address ==
                                         expect.address)
-        when = f" by {format_time(at)}" if expect.within is not None else " at the end"
+        when = f" by {format_duration(at)}" if expect.within is not None else " at the end"
         address = f" {ip4_str(expect.address)}" if expect.address is not None else ""
         return ExpectationResult(index, "dhcp", ok, f"dhcp {client.ref}: {expect.result}"
                                  f"{address}{when}", client.describe_at(at), because, line)

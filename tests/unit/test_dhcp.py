@@ -366,3 +366,21 @@ def test_same_seed_same_trace(run: Run) -> None:
         return [(s.time, s.where, s.note) for s in result.trace.steps]
     assert lines(run(lab(client="dhclient"))) == lines(run(lab(client="dhclient")))
     assert lines(run(lab(client="dhclient"), seed=1)) != lines(run(lab(client="dhclient")))
+
+
+def test_server_in_a_vm_and_on_a_host_bridge(run: Run) -> None:
+    """dnsmasq in a guest (vm2) serves vm1 through br0; its default router option is its
+    own address (dnsmasq's default for a local range)."""
+    text = lab(uplink=False, extra_vms="""\
+        vm2:
+          host: kvm1
+          boot-delay: 0s
+          interfaces:
+            - {source: br0, mac: "52:54:00:00:00:02", ipv4: {address: 192.168.50.2/24},
+               dhcp-server: {pool: 192.168.50.100-192.168.50.110, ping-check: false}}
+        """)
+    result = run(text)
+    lease = client_of(result).lease
+    assert lease is not None and ip4_str(lease.address).startswith("192.168.50.1")
+    assert lease.router == parse_ip4("192.168.50.2")
+    assert steps(result, "vm2", "dhcp_reply", "DHCPACK")

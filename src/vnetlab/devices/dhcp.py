@@ -59,7 +59,8 @@ conflict detection send no ARP probes (the waits are kept); the renewal at T1 is
 a unicast DHCPREQUEST to the server, resent every 60 s until T2 (dhclient's
 randomised T1 is kept, the per-client renewal backoffs are not); NetworkManager
 restarts a failed activation at once (the FAILED -> DISCONNECTED -> autoconnect
-hop takes no simulated time); Windows's REQUEST retransmissions reuse its
+hop takes no simulated time) and its timeout fires at exactly ``dhcp-timeout`` (glib's
+seconds timer may fire up to 1 s later); Windows's REQUEST retransmissions reuse its
 DISCOVER schedule (undocumented); a relay serves one server address.
 """
 
