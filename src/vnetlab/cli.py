@@ -155,7 +155,8 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
             dhcp_node: str | None, matrix_cell: str | None, seed: int, as_json: bool) -> None:
     """Why a ping failed or a frame did not arrive, step by step to the root cause.
 
-    With no selector: every failed expectation (and every ping with no reply).
+    With no selector: every failed expectation, every ping with no reply and
+    every DHCP client that ended without an address or lost requests first.
     """
     from vnetlab.explain.explain import Explainer, Explanation
     from vnetlab.explain.render import text
@@ -224,8 +225,11 @@ def _default_questions(result: RunResult, explainer: Any) -> list[Any]:
                 answers.append(explainer.dhcp(client.ref))
                 asked.add(client.ref)
     for ref, client in result.lab.dhcp.clients.items():
-        if client.lease is None and ref not in asked:
-            answers.append(explainer.dhcp(ref))
+        if ref in asked:
+            continue
+        answer = explainer.dhcp(ref)
+        if client.lease is None or answer.decisive is not None:   # no address, or a late one
+            answers.append(answer)
             asked.add(ref)
     for name, endpoint in result.lab.endpoints.items():
         for session in endpoint.pings:
