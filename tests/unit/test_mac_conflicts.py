@@ -192,3 +192,6 @@ def test_mac_duplicate_vms_is_explained_by_the_move_to_the_other_tap() -> None:
     move = explainer.trace.get(forward.ref)
     assert move is not None and move.action is Action.MOVE and move.data["port"] == "vnet1"
     assert "forwarded to vnet1" in out
+    # the explanation names that move as the root cause, with the frame that made it
+    assert answer.cause_step is not None and answer.cause_step.id == move.id
+    assert "moved 52:54:00:12:34:01 from vnet0 to vnet1" in out and "sent by vm2" in out

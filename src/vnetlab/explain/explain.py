@@ -170,6 +170,13 @@ class Explainer:
                    f"{decisive.note}")
         explanation = Explanation(question, verdict, decisive, self.trace.chain(decisive.id))
         cause = self.trace.get(decisive.ref)
+        if (cause is None or cause.action not in (Action.LEARN, Action.MOVE)) \
+                and decisive.reason is DropReason.NO_ROUTE:
+            # the frame reached a host that does not own its address (two stations with
+            # one MAC): the forwarding decision that sent it there is the root cause
+            cause = next((c for s in reversed(explanation.path)
+                          if (c := self.trace.get(s.ref)) is not None
+                          and c.action in (Action.LEARN, Action.MOVE)), None)
         if cause is not None and cause.action in (Action.LEARN, Action.MOVE):
             self._root_cause(explanation, cause)
         elif decisive.reason in (DropReason.PORT_STATE, DropReason.NO_CARRIER) and decisive.port:
