@@ -24,6 +24,7 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/vnetlab catalog run
 	$(VENV)/bin/vnetlab explain --case team-roundrobin
+	$(VENV)/bin/vnetlab explain --case firewall-docker-forward-drop --dhcp vm1
 	$(VENV)/bin/vnetlab matrix
 
 test: $(STAMP) system-deps
