@@ -108,8 +108,7 @@ class NetDevice:
     def receive(self, frame: Frame, cause: int, hops: int) -> None:
         """__netif_receive_skb_core(): a tagged frame first meets vlan_do_receive(),
         then the rx_handler runs, else the frame is delivered locally."""
-        if frame.vlan:
-            self.vlan_receive(frame, cause, hops)
+        if frame.vlan and self.vlan_receive(frame, cause, hops):
             return
         handler = self.rx_handler
         if handler is not None:
@@ -117,21 +116,17 @@ class NetDevice:
         else:
             self.deliver_local(frame, cause)
 
-    def vlan_receive(self, frame: Frame, cause: int, hops: int) -> None:
+    def vlan_receive(self, frame: Frame, cause: int, hops: int) -> bool:
         """A tagged frame in __netif_receive_skb_core() (docs/models/vlan.md, VQ2/VQ3):
         vlan_do_receive() runs before the rx_handler, so a VLAN device for the VID
-        takes the frame even when this device is a bridge or bond port; without
-        one the frame goes on tagged to the rx_handler (bridged with its tag), and
-        with no handler the stack sees PACKET_OTHERHOST."""
+        takes the frame (True) even when this device is a bridge or bond port;
+        without one the frame goes on tagged to the rx_handler (bridged with its
+        tag), and with no handler the stack sees PACKET_OTHERHOST."""
         vdev = self.vlan_devs.get(frame.vlan)
-        if vdev is not None:
-            vdev.vlan_do_receive(self, frame, cause, hops)
-            return
-        handler = self.rx_handler
-        if handler is not None:
-            handler(self, frame, cause, hops)
-        else:
-            self.deliver_local(frame, cause)
+        if vdev is None:
+            return False
+        vdev.vlan_do_receive(self, frame, cause, hops)
+        return True
 
     def vlan_do_receive(self, lower: NetDevice, frame: Frame, cause: int, hops: int) -> None:
         """Overridden by VLAN devices (devices/vlan.py)."""
@@ -312,12 +307,13 @@ class LinkedDevice(NetDevice):
         if sim.tracing:
             cause = sim.step(self.where, self.name, Action.RECEIVE, frame.uid,
                              f"received {frame.describe()}", "netif_receive_skb", cause=cause)
-        if frame.vlan:                              # vlan_do_receive() comes first (VQ2)
-            self.vlan_receive(frame, cause, hops)
+        if frame.vlan and self.vlan_receive(frame, cause, hops):   # vlan_do_receive first (VQ2)
             return
         handler = self.rx_handler                   # receive(), inlined on the per-frame path
         if handler is not None:
             handler(self, frame, cause, hops)
+        elif frame.vlan:
+            self.deliver_local(frame, cause)        # a tag no VLAN device took (VQ3)
         elif self.stack is not None:
             self.stack.rx(self, frame, cause)
 
