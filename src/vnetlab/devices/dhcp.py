@@ -1,4 +1,4 @@
-"""DHCP (RFC 2131): the message, a dnsmasq-like server, a relay agent, and four
+"""DHCP (RFC 2131): the message, a dnsmasq-like server, a relay agent, and five
 clients with the timing of their real counterparts (semantics §7, D1-D12).
 
 What each part mirrors (read in the sources; docs/models/dhcp.md has the schedules):
@@ -44,10 +44,28 @@ What each part mirrors (read in the sources; docs/models/dhcp.md has the schedul
     the attempt over 32 +- 1 s after the last (about 60 s: KB Q190552, "after one
     minute"), then APIPA 169.254.x.y/16 (RFC 3927) and a new attempt every 5 min;
     the broadcast bit set (KB 928233).  D6.
+  - ``ipxe``: the iPXE ROM QEMU runs when a VM boots from the network
+    (``IpxeClient``): ``src/net/udp/dhcp.c`` (``start_dhcp``, ``dhcp_set_state``,
+    ``dhcp_tx``, ``dhcp_deliver``, ``dhcp_discovery_rx``/``_expired``,
+    ``dhcp_request_rx``, ``dhcp_defer``, ``dhcp_timer_expired``) with
+    ``src/config/dhcp.h``'s limits on ``src/net/retry.c``'s timer: DISCOVERs at 0, 1,
+    3, 7 s, DHCP failed at 15 s; an OFFER without the PXEClient vendor class is held
+    until 2 s into discovery (``DHCP_DISC_PROXY_TIMEOUT_SEC``) in case a ProxyDHCP
+    offer comes; REQUESTs at 0, 0.25, 0.75, 1.75, 3.75, 7.75 s; one ``random()`` xid
+    per session; no broadcast bit; a DHCPNAK goes back to discovery 1 s later
+    (``dhcp_defer``). On failure ``ifconf`` prints "No configuration methods succeeded
+    (https://ipxe.org/040ee119)" and, after the 3 s Ctrl-B prompt, the ROM hands the VM
+    back to the BIOS (next boot device): the client stays without an address. iPXE
+    defers discovery while ``netdev_link_blocked``, which only an RSTP BPDU from a
+    non-forwarding port sets (``src/net/stp.c``: 802.1D BPDUs, as the Linux bridge's
+    kernel STP and an 802.1D switch send, are "Legacy STP packet received" and
+    ignored); vnetlab sends no BPDUs, so it never defers.  D2 (iPXE replaces its
+    4-8-16 s with 1-2-4-8 s, config/dhcp.h says so).
 
-  Before the client's program runs the guest boots: ``boot-delay`` (default
-  ``DEFAULT_BOOT_DELAY``) after the VM starts at t=0; a host's client starts at 0.
-  All four receive on an AF_PACKET socket bound to the interface
+  Before the client's program runs the guest boots: ``boot-delay`` (default: the
+  client class's ``default_boot_delay``, ``DEFAULT_BOOT_DELAY`` for an OS, 4 s for
+  iPXE) after the VM starts at t=0; a host's client starts at 0.
+  All receive on an AF_PACKET socket bound to the interface
   (``Endpoint.packet_sockets``): a reply to an address the interface does not have
   yet never reaches the IP layer's own check.
 
@@ -61,7 +79,12 @@ randomised T1 is kept, the per-client renewal backoffs are not); NetworkManager
 restarts a failed activation at once (the FAILED -> DISCONNECTED -> autoconnect
 hop takes no simulated time) and its timeout fires at exactly ``dhcp-timeout`` (glib's
 seconds timer may fire up to 1 s later); Windows's REQUEST retransmissions reuse its
-DISCOVER schedule (undocumented); a relay serves one server address.
+DISCOVER schedule (undocumented); a relay serves one server address. iPXE: the
+server never sends the PXEClient vendor class, so no ProxyDHCP or PXE boot-server
+(PXEBS) exchange and the 2 s ProxyDHCP wait always runs; nothing after the DHCPACK
+(no boot file download, no "Nothing to boot" hand-back; the address stays); no STP
+link blocking (no BPDUs); a UEFI guest (OVMF) PXE-boots with its own PxeBcDxe, not
+iPXE's DHCP, and is not modelled.
 """
 
 from __future__ import annotations
@@ -208,7 +231,7 @@ def secs(t: Time) -> str:
 
 # -- parameters ---------------------------------------------------------------------------
 
-CLIENTS = ("networkmanager", "dhclient", "systemd-networkd", "windows")
+CLIENTS = ("networkmanager", "dhclient", "systemd-networkd", "windows", "ipxe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -768,6 +791,7 @@ class DhcpClient:
     label = "DHCP client"
     rule = "D2"
     broadcast_flag = False
+    default_boot_delay: Time = DEFAULT_BOOT_DELAY       # without the VM's ``boot-delay``
 
     def __init__(self, endpoint: Endpoint, iface: IpIface, ref: str, params: ClientParams
                  ) -> None:
@@ -1620,12 +1644,296 @@ class WindowsClient(DhcpClient):
         self.attempt_start(step)
 
 
+# -- iPXE (a VM's PXE boot) -------------------------------------------------------------------
+
+TICKS_PER_SEC = 1024                        # include/ipxe/timer.h
+
+
+def ticks(t: Time) -> int:
+    """currticks() difference of a simulated interval."""
+    return t * TICKS_PER_SEC // S
+
+
+def from_ticks(n: int) -> Time:
+    return n * S // TICKS_PER_SEC
+
+
+class IpxeClient(DhcpClient):
+    """iPXE's DHCP client as the NIC option ROM runs it when a VM PXE-boots: see the
+    module docstring; docs/models/dhcp.md has the schedule.
+
+    The retransmissions come from the retry timer (``net/retry.c``), not from a table:
+    ``dhcp_set_state`` sets the state's limits and ``start_timer_nodelay`` (timeout 0),
+    so the first message goes at once; ``dhcp_tx`` calls ``start_timer``, which raises
+    the timeout to the state's minimum (``DHCP_DISC_START_TIMEOUT_SEC`` 1 s, or
+    ``DEFAULT_MIN_TIMEOUT`` 1/4 s for ``DHCP_REQ_START_TIMEOUT_SEC`` 0); each expiry
+    (``timer_expired``) doubles it, and once the doubled value exceeds the maximum
+    (``DHCP_DISC_END_TIMEOUT_SEC`` / ``DHCP_REQ_END_TIMEOUT_SEC`` 10 s) the expiry is a
+    failure: ``dhcp_finished(-ETIMEDOUT)``. DISCOVERs therefore go at 0, 1, 3, 7 s and
+    DHCP fails at 15 s; REQUESTs at 0, 0.25, 0.75, 1.75, 3.75, 7.75 s, failing at
+    15.75 s. One xid (``random()``) for the whole session; the broadcast flag clear (set
+    only for a link layer whose address is a name only, or when the NIC already has an
+    IPv4 address: ``dhcp_create_packet``)."""
+
+    label = "iPXE"
+    rule = "D2"
+    default_boot_delay = 4 * S
+    """SeaBIOS's POST and the ROM's start (about 1 s: an estimate, QEMU/KVM) and the
+    "Press Ctrl-B for the iPXE command line..." prompt of QEMU's build (roms/Makefile
+    builds with CONFIG=qemu; config/qemu/general.h BANNER_TIMEOUT 30 = 3 s), after
+    which netboot() opens the NIC (link up) and ifconf() starts DHCP. Set
+    ``boot-delay`` from the VM's console if yours differs (a boot menu adds its wait)."""
+    # config/dhcp.h
+    DISC_START_TIMEOUT = 1 * TICKS_PER_SEC
+    DISC_END_TIMEOUT = 10 * TICKS_PER_SEC
+    DISC_MAX_DEFERRALS = 180
+    DISC_PROXY_TIMEOUT = 2 * TICKS_PER_SEC
+    REQ_START_TIMEOUT = 0
+    REQ_END_TIMEOUT = 10 * TICKS_PER_SEC
+    # include/ipxe/retry.h, net/retry.c
+    DEFAULT_MIN_TIMEOUT = TICKS_PER_SEC // 4
+    DEFAULT_MAX_TIMEOUT = 10 * TICKS_PER_SEC
+    MIN_TIMEOUT = 7
+    # config/qemu/general.h: the "Press Ctrl-B" prompt, in tenths of a second
+    BANNER_TIMEOUT: Time = 30 * S // 10
+    # usr/ifmgmt.c EADDRNOTAVAIL_CONFIG as a BIOS build prints it (errno 0x04, ERRFILE_ifmgmt,
+    # disambiguator 1, PXENV_STATUS_UDP_OPEN 0x19)
+    NO_CONFIG = "No configuration methods succeeded (https://ipxe.org/040ee119)"
+
+    def __init__(self, endpoint: Endpoint, iface: IpIface, ref: str, params: ClientParams
+                 ) -> None:
+        super().__init__(endpoint, iface, ref, params)
+        self.phase = ""                 # "discovery" | "request" | "" (finished)
+        self.start_time: Time = 0       # dhcp->start
+        self.count = 0                  # dhcp->count: expiries so far
+        self.offer: Dhcp | None = None  # dhcp->offer / dhcp->server
+        # struct retry_timer
+        self.timeout = 0
+        self.backed_off = 0
+        self.min = 0
+        self.max = 0
+
+    def horizon(self) -> Time:
+        return 20 * S
+
+    def random(self) -> int:
+        """core/random.c random(): a 31-bit LCG value in [1, 2147483562]."""
+        return self.sim.rng.randrange(1, 2147483563)
+
+    # -- net/retry.c
+    def start_timer_fixed(self, timeout: int, cause: int) -> None:
+        self.timeout = timeout
+        self.arm(from_ticks(timeout), self.timer_expired, cause)
+
+    def start_timer(self, cause: int) -> None:
+        """The timeout raised to the minimum (0: DEFAULT_MIN_TIMEOUT; never under
+        MIN_TIMEOUT)."""
+        low = max(self.min or self.DEFAULT_MIN_TIMEOUT, self.MIN_TIMEOUT)
+        self.start_timer_fixed(max(self.timeout, low), cause)
+
+    def timer_expired(self, cause: int) -> None:
+        """Back off (timeout <<= 1); past the maximum the expiry is a failure."""
+        self.timer = None
+        self.timeout <<= 1
+        self.backed_off = self.timeout
+        limit = self.max or self.DEFAULT_MAX_TIMEOUT
+        fail = self.timeout > limit
+        if fail:
+            self.timeout = limit
+        self.dhcp_timer_expired(fail, cause)
+
+    # -- net/udp/dhcp.c
+    def _begin(self, cause: int) -> None:
+        """start_dhcp(): a new session, xid = random(), the discovery state."""
+        self.attempt += 1
+        self.xid = self.random()
+        self.count = 0
+        self.offer = None
+        self.timeout = 0
+        step = self.step(f"Configuring (net0 {mac_str(self.mac)}): start_dhcp, xid "
+                         f"0x{self.xid:08x} for the whole session", "start_dhcp", cause)
+        self.set_state("discovery", step)
+
+    def set_state(self, phase: str, cause: int) -> None:
+        """dhcp_set_state(): the state's timer limits, then start_timer_nodelay()."""
+        self.phase = phase
+        self.state = ClientState.SELECTING if phase == "discovery" else ClientState.REQUESTING
+        self.start_time = self.sim.now
+        if phase == "discovery":
+            self.min, self.max = self.DISC_START_TIMEOUT, self.DISC_END_TIMEOUT
+        else:
+            self.min, self.max = self.REQ_START_TIMEOUT, self.REQ_END_TIMEOUT
+        self.start_timer_fixed(0, cause)
+
+    def link_blocked(self) -> bool:
+        """netdev_link_blocked(): only net/stp.c blocks the link, for an RSTP BPDU
+        (version 2, type 2) whose port is not forwarding. A Linux bridge's kernel STP
+        sends 802.1D configuration BPDUs (version 0, br_send_config_bpdu), which stp_rx
+        refuses as "Legacy STP packet received"; a switch with 802.1D STP (S8) likewise.
+        Nothing in vnetlab sends RSTP BPDUs, so the link is never blocked and discovery
+        is never deferred."""
+        return False
+
+    def dhcp_timer_expired(self, fail: bool, cause: int) -> None:
+        if fail:
+            self.finished_timeout(cause)
+            return
+        self.count += 1
+        if self.phase == "discovery":
+            self.discovery_expired(cause)
+        else:
+            self.dhcp_tx(cause)                 # dhcp_request_expired
+
+    def discovery_expired(self, cause: int) -> None:
+        """Give up waiting for ProxyDHCP once an OFFER is held and 2 s have passed;
+        else resend (and defer the timeout while the link is blocked)."""
+        elapsed = ticks(self.sim.now - self.start_time)
+        if self.offer is not None and elapsed > self.DISC_PROXY_TIMEOUT:
+            step = self.step(f"no ProxyDHCP offer {elapsed / TICKS_PER_SEC:.1f} s into "
+                             f"discovery (DHCP_DISC_PROXY_TIMEOUT_SEC 2): requesting "
+                             f"{ip4_str(self.offer.yiaddr)}", "dhcp_discovery_expired", cause)
+            self.set_state("request", step)
+            return
+        self.dhcp_tx(cause)
+        if self.link_blocked():
+            self.defer(cause)
+
+    def defer(self, cause: int) -> None:
+        """dhcp_defer(): back to discovery, its first DISCOVER 1 s later."""
+        if self.count > self.DISC_MAX_DEFERRALS:
+            return
+        step = self.step("deferring discovery", "dhcp_defer", cause)
+        self.set_state("discovery", step)
+        self.start_timer_fixed(self.DISC_START_TIMEOUT, step)
+
+    def dhcp_tx(self, cause: int) -> None:
+        """start_timer() first, then the message of the state; ``secs`` carries
+        (count << 2) | (offer held: 2) | (ProxyDHCP offer held: 1)."""
+        self.start_timer(cause)
+        timeout = from_ticks(self.timeout)
+        nxt = f"{(self.sim.now + timeout) / S:.2f}s"
+        doubled = self.timeout << 1
+        then = (f"fails at {nxt} if unanswered: {doubled / TICKS_PER_SEC:g} s would exceed "
+                f"{self.max // TICKS_PER_SEC} s" if doubled > (self.max or self.DEFAULT_MAX_TIMEOUT)
+                else f"next at {nxt}")
+        tag = (self.count << 2) | (2 if self.offer is not None else 0)
+        offer = self.offer
+        what = "DHCPDISCOVER"
+        if self.phase != "discovery":
+            assert offer is not None
+            what = f"DHCPREQUEST for {ip4_str(offer.yiaddr)} to {ip4_str(offer.server_id)}"
+        note = (f"{what} (xid 0x{self.xid:08x}, timer expiry #{self.count} of the session, "
+                f"timeout {timeout / S:g} s: {then})")
+        if self.phase == "discovery":
+            self.send(DhcpType.DISCOVER, cause, note, "dhcp_tx", secs_=tag)
+            return
+        assert offer is not None
+        self.send(DhcpType.REQUEST, cause, note, "dhcp_tx", requested=offer.yiaddr,
+                  server_id=offer.server_id, secs_=tag)
+
+    def finished_timeout(self, cause: int) -> None:
+        """dhcp_finished(-ETIMEDOUT); ifconf() reports that no configurator succeeded
+        (a BIOS build undefines NET_PROTO_IPV6, so DHCP is the only one it waits for),
+        netboot() fails, and after the Ctrl-B prompt the
+        ROM returns to the BIOS, which tries the next boot device."""
+        discovery = self.phase == "discovery"
+        mtype = DhcpType.DISCOVER if discovery else DhcpType.REQUEST
+        sent = sum(1 for s in self.sends if s.time >= self.start_time and s.mtype is mtype)
+        limit = self.max // TICKS_PER_SEC
+        self.phase = ""
+        self.state = ClientState.STOPPED
+        self.timer = None
+        step = self.step(f"retry timer backed off to {self.backed_off / TICKS_PER_SEC:g} s > "
+                         f"{limit} s: dhcp_finished(-ETIMEDOUT) (Connection timed out)",
+                         "dhcp_timer_expired", cause)
+        step = self.give_up(step, f"Configuring (net0 {mac_str(self.mac)})...... "
+                            f"{self.NO_CONFIG}", "ifconf",
+                            f"no {'DHCPOFFER' if discovery else 'DHCPACK'} to "
+                            f"{plural(sent, mtype.name)} {secs(self.sim.now - self.start_time)} "
+                            f"into {'discovery' if discovery else 'the request state'} "
+                            f"(retry timer past {limit} s)")
+        self.arm(self.BANNER_TIMEOUT, self.boot_next, step)
+
+    def boot_next(self, cause: int) -> None:
+        self.timer = None
+        self.step("Press Ctrl-B for the iPXE command line... (3 s, not pressed): netboot "
+                  "failed, the ROM returns to the BIOS, which boots the next device (none: "
+                  "SeaBIOS prints \"No bootable device.\")", "ipxe", cause)
+
+    def dhcp_deliver(self, frame: Frame, msg: Dhcp, cause: int) -> None:
+        """dhcp_deliver(): a reply with another xid is dropped; the rest goes to the
+        state's rx (the chaddr check is the packet socket's)."""
+        if not self.phase:
+            self.ignore(frame, msg, "the DHCP session is finished", "dhcp_deliver", cause)
+        elif msg.xid != self.xid:
+            self.ignore(frame, msg, "has bad transaction ID", "dhcp_deliver", cause)
+        elif self.phase == "discovery":
+            self.discovery_rx(frame, msg, cause)
+        else:
+            self.request_rx(frame, msg, cause)
+
+    on_offer = on_ack = on_nak = dhcp_deliver
+
+    def discovery_rx(self, frame: Frame, msg: Dhcp, cause: int) -> None:
+        """dhcp_discovery_rx(): an OFFER is held (a later one of equal priority replaces
+        it); with one held, any reply after 2 s into discovery moves on to the request
+        state (else the first timer expiry after 2 s does)."""
+        what = f"DHCP{msg.mtype.name} of {ip4_str(msg.yiaddr)} from {ip4_str(msg.server_id)}"
+        if msg.mtype is DhcpType.OFFER and msg.yiaddr:
+            self.offer = msg
+        elif self.offer is None:
+            self.ignore(frame, msg, "not a DHCPOFFER and no offer held", "dhcp_discovery_rx",
+                        cause)
+            return
+        elapsed = ticks(self.sim.now - self.start_time)
+        data = {"msg": "offer"} if self.offer is msg else None
+        if elapsed > self.DISC_PROXY_TIMEOUT:
+            step = self.step(f"{what} {elapsed / TICKS_PER_SEC:.1f} s into discovery: "
+                             f"requesting {ip4_str(self.offer.yiaddr)}", "dhcp_discovery_rx",
+                             cause, uid=frame.uid, data=data)
+            self.set_state("request", step)
+            return
+        self.step(f"{what} held; no PXEClient vendor class: waiting for ProxyDHCP offers "
+                  "until 2 s into discovery (DHCP_DISC_PROXY_TIMEOUT_SEC)", "dhcp_discovery_rx",
+                  cause, uid=frame.uid, data=data)
+
+    def request_rx(self, frame: Frame, msg: Dhcp, cause: int) -> None:
+        """dhcp_request_rx(): only the selected server; a DHCPNAK defers discovery; a
+        DHCPACK of the offered address registers the settings and ends the session."""
+        offer = self.offer
+        assert offer is not None
+        if msg.server_id != offer.server_id:
+            self.ignore(frame, msg, "not from the selected server", "dhcp_request_rx", cause)
+            return
+        if msg.mtype is DhcpType.NAK:
+            step = self.step(f"DHCPNAK from {ip4_str(msg.server_id)}: {msg.message}",
+                             "dhcp_request_rx", cause, uid=frame.uid)
+            self.defer(step)
+            return
+        if msg.mtype is not DhcpType.ACK or msg.yiaddr != offer.yiaddr:
+            self.ignore(frame, msg, "not a DHCPACK of the offered address", "dhcp_request_rx",
+                        cause)
+            return
+        step = self.step(f"DHCPACK of {ip4_str(msg.yiaddr)} from {ip4_str(msg.server_id)}: "
+                         "settings registered, dhcp_finished(0)", "dhcp_request_rx", cause,
+                         uid=frame.uid, data={"msg": "ack"})
+        self.phase = ""
+        self._cancel()
+        self.bind(msg, step, "register_settings", renewal=0)     # iPXE never renews
+
+
 CLIENT_CLASSES: dict[str, type[DhcpClient]] = {
     "networkmanager": NetworkManagerClient,
     "dhclient": Dhclient,
     "systemd-networkd": NetworkdClient,
     "windows": WindowsClient,
+    "ipxe": IpxeClient,
 }
+
+
+def default_boot_delay(client: str) -> Time:
+    """VM start -> the client's first run when the VM sets no ``boot-delay``."""
+    return CLIENT_CLASSES[client].default_boot_delay
 
 
 def make_client(endpoint: Endpoint, iface: IpIface, ref: str, params: ClientParams

@@ -15,11 +15,11 @@ from typing import Any
 from vnetlab.devices.bond import Bond, BondParams
 from vnetlab.devices.bridge import Bridge, BridgePort
 from vnetlab.devices.dhcp import (
-    DEFAULT_BOOT_DELAY,
     ClientParams,
     DhcpRelay,
     DhcpServer,
     ServerParams,
+    default_boot_delay,
     make_client,
 )
 from vnetlab.devices.endpoint import Endpoint, NeighParams
@@ -435,11 +435,13 @@ def build_dhcp(spec: TopologySpec, lab: Lab) -> None:
                 client.boot(0)
                 horizon = max(horizon, client.horizon())
     for vm_name, vm in spec.vms.items():
-        boot = vm.boot_delay if vm.boot_delay is not None else DEFAULT_BOOT_DELAY
         for index, nic in enumerate(vm.interfaces):
             if nic.dhcp_server is not None:
                 serve(vm_name, f"eth{index}", nic.dhcp_server)
             if nic.ipv4 is not None and nic.ipv4.dhcp:
+                # the client's own default (iPXE: the firmware's few seconds)
+                boot = (vm.boot_delay if vm.boot_delay is not None
+                        else default_boot_delay(nic.ipv4.client))
                 endpoint = lab.endpoints[vm_name]
                 ip_iface = endpoint.iface_of[lab.devices[f"{vm_name}:eth{index}"]]
                 ref = f"{vm_name}:eth{index}"

@@ -559,6 +559,7 @@ DHCP_CLIENT_KNOBS = {
                  "initial_interval", "one_try"),
     "systemd-networkd": (),
     "windows": (),
+    "ipxe": (),
 }
 DHCPCLIENT_SECONDS = ("timeout", "retry", "select_timeout", "reboot", "backoff_cutoff",
                       "initial_interval")

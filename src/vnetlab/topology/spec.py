@@ -110,7 +110,7 @@ def _ipv4_shorthand(value: object) -> object:
 
 # -- DHCP (semantics §7, docs/models/dhcp.md) ----------------------------------------
 
-DhcpClientName = Literal["networkmanager", "dhclient", "systemd-networkd", "windows"]
+DhcpClientName = Literal["networkmanager", "dhclient", "systemd-networkd", "windows", "ipxe"]
 
 
 def _pool(value: object) -> object:
