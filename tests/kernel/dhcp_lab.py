@@ -126,11 +126,14 @@ class TimedProcess:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = LogLine(time.monotonic(), raw.rstrip("\n"))
-            with self._cond:
-                self._lines.append(line)
-                self._cond.notify_all()
+        try:
+            for raw in self.proc.stdout:
+                line = LogLine(time.monotonic(), raw.rstrip("\n"))
+                with self._cond:
+                    self._lines.append(line)
+                    self._cond.notify_all()
+        except (ValueError, OSError):
+            pass            # the pipe was closed by the clean-up while we were reading
         with self._cond:
             self._eof = True
             self._cond.notify_all()
