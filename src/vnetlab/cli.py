@@ -55,10 +55,57 @@ def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
-def _simulate(path: str, seed: int, trace: str) -> RunResult:
+def _check_lang(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and value not in ("en", "zh"):
+        raise click.BadParameter(f"unknown language {value!r} (expected one of: en, zh)",
+                                 ctx, param)
+    return value
+
+
+def _lang_option(func: Any) -> Any:
+    """``--lang en|zh`` (i18n.py, docs/i18n.md); without it the locale decides. JSON
+    output stays English whatever the language."""
+    return click.option("--lang", callback=_check_lang, metavar="en|zh",
+                        help="output language (default: zh if LC_ALL, LC_MESSAGES or LANG "
+                             "starts with zh, else en); JSON stays English")(func)
+
+
+def _language(option: str | None, ctx: click.Context | None = None) -> str:
+    """``--lang`` of the command, else of its group (``catalog --lang zh run``), else
+    the locale."""
+    from vnetlab.i18n import pick_lang
+
+    if option is None and ctx is not None and ctx.parent is not None \
+            and isinstance(ctx.parent.obj, dict):
+        option = ctx.parent.obj.get("lang")
+    return pick_lang(option)
+
+
+def _simulate(path: str, seed: int, trace: str, capture: bool | tuple[str, ...] = False
+              ) -> RunResult:
     from vnetlab.lab import simulate
 
-    return simulate(_load(path), seed=seed, trace=trace)
+    spec = _load(path)
+    if capture is False:
+        return simulate(spec, seed=seed, trace=trace)
+    from vnetlab.export.capture import CaptureError
+
+    try:                            # capture ports are checked before the run starts
+        return simulate(spec, seed=seed, trace=trace, capture=capture)
+    except CaptureError as exc:
+        click.echo(f"error: --pcap-port: {exc}; nothing was run.", err=True)
+        sys.exit(2)
+
+
+def _write_pcaps(result: RunResult, folder: str) -> dict[str, str]:
+    """``run --pcap DIR``: the captures, written atomically (docs/pcap.md)."""
+    from vnetlab.export.pcap import PcapTimeError
+
+    try:
+        return {ref: str(path) for ref, path in result.write_pcaps(folder).items()}
+    except (OSError, PcapTimeError) as exc:
+        click.echo(f"error: --pcap {folder}: {exc}; no capture file was written.", err=True)
+        sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,52 +116,60 @@ def main() -> None:
     \b
     vnetlab run FILE          run a topology's scenario, check its expectations
     vnetlab explain FILE      why a ping failed / why a MAC sits on a port
+    vnetlab diagram FILE      the topology as SVG, DOT or Mermaid, problems in red
+    vnetlab report FILE -o X  a self-contained HTML report to attach to a ticket
     vnetlab catalog           the built-in cases from the field reports
     vnetlab matrix            which bond mode / team runner works with which switch
     """
 
 
-def _print_table(result: RunResult, title: str) -> None:
+def _print_table(result: RunResult, title: str, lang: str = "en") -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from vnetlab.i18n import note, reason, t
+
     console = Console()
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("line", justify="right")
-    table.add_column("expectation")
-    table.add_column("observed")
+    table.add_column(t("cli.col.line", lang), justify="right")
+    table.add_column(t("cli.col.expectation", lang))
+    table.add_column(t("cli.col.observed", lang))
     table.add_column("", justify="center")
-    for e in result.expectations:
+    for e in result.expectations_in(lang):
         table.add_row(str(e.index), str(e.line or ""), escape(e.expected) + (
-                      f"\n  because: {escape(e.because)}" if e.because else ""),
-                      escape(e.actual), "[green]ok[/]" if e.ok else "[red]FAIL[/]")
+                      t("cli.because", lang, because=escape(e.because)) if e.because else ""),
+                      escape(e.actual), f"[green]{t('cli.ok', lang)}[/]" if e.ok else
+                      f"[red]{t('cli.fail', lang)}[/]")
     if result.expectations:
         console.print(table)
     for session in (s for ep in result.lab.endpoints.values() for s in ep.pings):
         from vnetlab.net.addr import ip4_str
 
-        console.print(f"ping {session.src} -> {ip4_str(session.dst)}: "
-                      f"{len(session.records)} sent, {session.replies} replies")
+        console.print(t("cli.ping", lang, src=session.src, dst=ip4_str(session.dst),
+                        sent=len(session.records), replies=session.replies))
     if result.sim.tracing:
-        for outage in result.outages():
-            console.print(escape(outage.describe()), highlight=False, soft_wrap=True)
+        for outage in result.outages(lang):
+            console.print(escape(outage.describe(lang)), highlight=False, soft_wrap=True)
     for ref, client in result.lab.dhcp.clients.items():
-        console.print(f"dhcp {ref} ({client.label}): {escape(client.outcome())}",
+        console.print(t("cli.dhcp", lang, ref=ref, label=client.label,
+                        outcome=escape(note(client.outcome(), lang))),
                       highlight=False, soft_wrap=True)
-    drops = ", ".join(f"{reason} {count}" for reason, count in sorted(result.trace.drops.items())
-                      if reason != "not-for-this-host")
+    drops = t("cli.comma", lang).join(t("cli.drop_count", lang, count=count,
+                                        reason=reason(token, lang, brackets=True))
+                      for token, count in sorted(result.trace.drops.items())
+                      if token != "not-for-this-host")
     if drops:
-        console.print(f"drops: {drops}")
+        console.print(t("cli.drops", lang, drops=drops))
     for finding in result.lab.findings:
-        console.print(f"[yellow]finding[/] {finding.check}: {finding.summary}")
-    for note in result.spec.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
-    verdict = "all expectations hold" if result.all_expectations_hold else \
-        f"{sum(not e.ok for e in result.expectations)} expectation(s) FAILED"
-    console.print(f"{result.spec.name or 'topology'}: {verdict} "
-                  f"({result.sim.deliveries} frame deliveries, {result.sim.events} events)")
+        console.print(t("cli.finding", lang, check=finding.check, summary=finding.text(lang)))
+    for warning in result.spec.notes:
+        console.print(t("cli.note", lang, note=escape(note(warning, lang))))
+    verdict = t("cli.all_hold", lang) if result.all_expectations_hold else \
+        t("cli.failed", lang, count=sum(not e.ok for e in result.expectations))
+    console.print(t("cli.summary", lang, name=result.spec.name or t("cli.topology", lang),
+                    verdict=verdict, deliveries=result.sim.deliveries, events=result.sim.events))
 
 
 @main.command()
@@ -124,13 +179,30 @@ def _print_table(result: RunResult, title: str) -> None:
 @click.option("--trace", "trace_level", type=click.Choice(["full", "summary", "off"]),
               default="full", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (with the trace)")
-def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json: bool) -> None:
+@click.option("--pcap", "pcap_dir", metavar="DIR",
+              help="write the frames each link end sent and received to DIR/<node>_<iface>.pcap")
+@click.option("--pcap-port", "pcap_ports", metavar="NODE:IFACE", multiple=True,
+              help="with --pcap: only these link ends (repeat the option or separate by commas)")
+@_lang_option
+def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json: bool,
+        pcap_dir: str | None, pcap_ports: tuple[str, ...], lang: str | None) -> None:
     """Run FILE's `run:` actions and check its `expect:` list."""
-    result = _simulate(_resolve(file, case), seed, trace_level)
+    if pcap_ports and not pcap_dir:
+        click.echo("error: --pcap-port needs --pcap DIR; nothing was run.", err=True)
+        sys.exit(2)
+    result = _simulate(_resolve(file, case), seed, trace_level,
+                       (pcap_ports or True) if pcap_dir else False)
+    pcaps = _write_pcaps(result, pcap_dir) if pcap_dir else {}
     if as_json:
-        _emit_json(result.to_json(with_trace=trace_level != "off"))
+        data = result.to_json(with_trace=trace_level != "off")
+        if pcap_dir:
+            data["pcap"] = pcaps
+        _emit_json(data)
     else:
-        _print_table(result, result.spec.name)
+        _print_table(result, result.spec.name, _language(lang))
+        if pcap_dir:
+            click.echo(f"pcap: {len(pcaps)} capture file{'s' if len(pcaps) != 1 else ''} in "
+                       f"{pcap_dir} (open with wireshark or tshark -r)")
     sys.exit(0 if result.all_expectations_hold else 1)
 
 
@@ -150,9 +222,11 @@ def run(file: str | None, case: str | None, seed: int, trace_level: str, as_json
                    "host file (default: the standard host)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@_lang_option
 def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: str | None,
             seq: int | None, frame_uid: int | None, mac: str | None, table: str | None,
-            dhcp_node: str | None, matrix_cell: str | None, seed: int, as_json: bool) -> None:
+            dhcp_node: str | None, matrix_cell: str | None, seed: int, as_json: bool,
+            lang: str | None) -> None:
     """Why a ping failed or a frame did not arrive, step by step to the root cause.
 
     With no selector: every failed expectation, every ping with no reply and
@@ -160,13 +234,15 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
     """
     from vnetlab.explain.explain import Explainer, Explanation
     from vnetlab.explain.render import text
+    from vnetlab.i18n import t
     from vnetlab.net.addr import parse_ip4, parse_mac
 
     if matrix_cell:
         result = _matrix_cell_result(file, matrix_cell)
     else:
         result = _simulate(_resolve(file, case), seed, "full")
-    explainer = Explainer(result)
+    language = "en" if as_json else _language(lang)
+    explainer = Explainer(result, language)
     answers: list[Explanation] = []
     try:
         if ping_from:
@@ -199,11 +275,9 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
                     "explanations": [a.to_json() for a in answers]})
     else:
         if not answers:
-            click.echo(f"{result.spec.name}: every expectation holds and every ping got its "
-                       "replies; nothing to explain (ask with --ping, --frame, --mac or "
-                       "--dhcp).")
+            click.echo(t("cli.nothing", language, name=result.spec.name))
         for answer in answers:
-            click.echo(text(answer))
+            click.echo(text(answer, language))
     sys.exit(0 if result.all_expectations_hold else 1)
 
 
@@ -241,13 +315,18 @@ def _default_questions(result: RunResult, explainer: Any) -> list[Any]:
 
 @main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
+@_lang_option
 @click.pass_context
-def catalog(ctx: click.Context, as_json: bool) -> None:
+def catalog(ctx: click.Context, as_json: bool, lang: str | None) -> None:
     """The built-in cases, with the field report each comes from."""
+    ctx.ensure_object(dict)["lang"] = lang        # `catalog --lang zh run` (subcommands)
     if ctx.invoked_subcommand is not None:
         return
     from vnetlab.catalog import SEEDS, case_paths
+    from vnetlab.i18n import case_description, clip, t
     from vnetlab.topology.load import load_topology
+
+    language = _language(lang)
 
     rows = []
     for name, path in case_paths().items():
@@ -259,17 +338,28 @@ def catalog(ctx: click.Context, as_json: bool) -> None:
         _emit_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['name']:32} seed {row['seed']:4} {row['description'][:90]}")
+        if language == "en":
+            click.echo(f"{row['name']:32} seed {row['seed']:4} {row['description'][:90]}")
+        else:
+            description = case_description(row["name"], row["description"], language)
+            click.echo(t("cli.catalog_row", language, name=f"{row['name']:32}",
+                         seed=f"{row['seed']:4}", description=clip(description, 90)))
 
 
 @catalog.command("run")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True)
-def catalog_run(names: tuple[str, ...], as_json: bool) -> None:
+@_lang_option
+@click.pass_context
+def catalog_run(ctx: click.Context, names: tuple[str, ...], as_json: bool,
+                lang: str | None) -> None:
     """Run built-in cases (all by default) and print each verdict."""
     from vnetlab.catalog import case_paths
+    from vnetlab.i18n import t
     from vnetlab.lab import simulate
     from vnetlab.topology.load import load_topology
+
+    language = _language(lang, ctx)
 
     paths = case_paths()
     unknown = [n for n in names if n not in paths]
@@ -284,23 +374,152 @@ def catalog_run(names: tuple[str, ...], as_json: bool) -> None:
                  for ep in result.lab.endpoints.values() for s in ep.pings]
         rows.append({"name": name, "seed": result.spec.seed_case, "ok":
                      result.all_expectations_hold, "pings": pings,
-                     "expectations": [e.to_json() for e in result.expectations]})
+                     "expectations": [e.to_json() for e in result.expectations],
+                     "texts": [e.to_json() for e in result.expectations_in(language)]})
     if as_json:
-        _emit_json(rows)
+        _emit_json([{k: v for k, v in row.items() if k != "texts"} for row in rows])
     else:
         for row in rows:
-            verdicts = "; ".join(f"{e['expected']} -> {e['actual']}" for e in row["expectations"])
-            click.echo(f"{'PASS' if row['ok'] else 'FAIL'}  {row['name']:32} {verdicts}")
+            verdicts = t("cli.join", language).join(
+                t("cli.expect_arrow", language, expected=e["expected"], actual=e["actual"])
+                for e in row["texts"])
+            click.echo(t("cli.catalog_run_row", language,
+                         verdict=t("cli.pass" if row["ok"] else "cli.catalog_fail", language),
+                         name=f"{row['name']:32}", verdicts=verdicts))
     sys.exit(0 if all(r["ok"] for r in rows) else 1)
 
 
 @catalog.command("show")
 @click.argument("name")
-def catalog_show(name: str) -> None:
-    """Print a built-in case's topology file."""
+@_lang_option
+@click.pass_context
+def catalog_show(ctx: click.Context, name: str, lang: str | None) -> None:
+    """Print a built-in case's topology file (in Chinese, headed by its Chinese
+    description as a YAML comment)."""
     path = _resolve(None, name)
     with open(path, encoding="utf-8") as handle:
-        click.echo(handle.read(), nl=False)
+        content = handle.read()
+    language = _language(lang, ctx)
+    if language != "en":
+        import textwrap
+
+        from vnetlab.i18n import case_description
+
+        description = case_description(name, "", language)
+        if description:
+            click.echo("".join(f"# {line}\n" for line in textwrap.wrap(description, 50)), nl=False)
+    click.echo(content, nl=False)
+
+
+# -- pictures and reports (src/vnetlab/report, docs/report.md) ------------------------------------
+
+LANG_OPTION = click.option("--lang", type=click.Choice(["en", "zh"]),
+                           help="output language (default: from LC_ALL/LC_MESSAGES/LANG)")
+
+
+def _write_output(path: str, text: str) -> None:
+    from vnetlab.report import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+
+
+@main.command("diagram")
+@click.argument("file", required=False)
+@click.option("--case", help="a built-in case instead of FILE")
+@click.option("--format", "fmt", type=click.Choice(["svg", "dot", "mermaid"]), default="svg",
+              show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout")
+@click.option("--engine", type=click.Choice(["builtin", "dot"]), default="builtin",
+              show_default=True, help="SVG layout: vnetlab's own, or graphviz's dot (on PATH)")
+@click.option("--seed", default=0, show_default=True, help="RNG seed of the run whose "
+              "problems are marked")
+@LANG_OPTION
+def diagram_cmd(file: str | None, case: str | None, fmt: str, output: str | None, engine: str,
+                seed: int, lang: str | None) -> None:
+    """The topology as a picture (SVG, DOT or Mermaid), with the run's problems in red:
+    the decisive drop of each failing flow, forwarding loops, MACs used twice."""
+    from vnetlab.i18n import pick_lang
+    from vnetlab.report.diagram import EngineError, render
+
+    result = _simulate(_resolve(file, case), seed, "full")
+    try:
+        text = render(result, fmt, pick_lang(lang), engine)
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if output:
+        _write_output(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("report")
+@click.argument("file", required=False)
+@click.option("--case", help="a built-in case instead of FILE")
+@click.option("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+@click.option("--seed", default=0, show_default=True, help="RNG seed of the simulation")
+@LANG_OPTION
+def report_cmd(file: str | None, case: str | None, output: str, seed: int,
+               lang: str | None) -> None:
+    """One self-contained HTML file: diagram, expectations, findings, each failing
+    flow explained with a sequence diagram, FDB/ARP history. Exit status as `run`."""
+    from vnetlab.i18n import pick_lang
+    from vnetlab.report.html import build_report
+
+    path = _resolve(file, case)
+    result = _simulate(path, seed, "full")
+    _write_output(output, build_report(result, pick_lang(lang),
+                                       source=f"--case {case}" if case else path))
+    sys.exit(0 if result.all_expectations_hold else 1)
+
+
+@catalog.command("report")
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", "folder", default="vnetlab-reports", show_default=True,
+              metavar="DIR", help="folder for NAME.html and index.html")
+@LANG_OPTION
+def catalog_report(names: tuple[str, ...], folder: str, lang: str | None) -> None:
+    """An HTML report per built-in case (all by default) and an index.html
+    grouping them by field report."""
+    import os
+
+    from vnetlab.catalog import case_paths
+    from vnetlab.i18n import case_description, pick_lang
+    from vnetlab.lab import simulate
+    from vnetlab.report.diagram import failing_flows
+    from vnetlab.report.html import IndexEntry, build_index, build_report
+    from vnetlab.topology.load import load_topology
+
+    paths = case_paths()
+    unknown = [n for n in names if n not in paths]
+    if unknown:
+        click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
+                   err=True)
+        sys.exit(2)
+    language = pick_lang(lang)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        click.echo(f"error: cannot create {folder}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    entries = []
+    for name in names or tuple(paths):
+        result = simulate(load_topology(str(paths[name])))
+        flows = failing_flows(result, language)
+        _write_output(os.path.join(folder, f"{name}.html"),
+                      build_report(result, language, source=f"--case {name}", flows=flows))
+        failed = sum(not e.ok for e in result.expectations)
+        entries.append(IndexEntry(name, f"{name}.html", result.spec.seed_case or "",
+                                  case_description(name, " ".join(
+                                      result.spec.description.split()), language), failed == 0,
+                                  len(result.expectations), failed, len(flows)))
+    _write_output(os.path.join(folder, "index.html"), build_index(entries, language))
+    click.echo(f"{len(entries)} report{'s' if len(entries) != 1 else ''} and index.html "
+               f"in {folder}")
 
 
 # -- the bond-mode x switch matrix -------------------------------------------------------------
@@ -364,8 +583,9 @@ def _matrix_cell_result(path: str | None, cell: str) -> RunResult:
 @click.option("--markdown", is_flag=True)
 @click.option("--export", "export_dir", metavar="DIR",
               help="also write each cell's topology file there (run or explain them)")
+@_lang_option
 def matrix(topology: str | None, rows: str | None, columns: str | None, jobs: int,
-           as_json: bool, markdown: bool, export_dir: str | None) -> None:
+           as_json: bool, markdown: bool, export_dir: str | None, lang: str | None) -> None:
     """Which bond mode / teamd runner works under a VM bridge with which switch.
 
     Every cell is a simulation of the host (2 NICs, bridge, VMs, gateway behind
@@ -392,35 +612,66 @@ def matrix(topology: str | None, rows: str | None, columns: str | None, jobs: in
         _emit_json({"host": file, "columns": {c: COLUMN_TITLES[c] for c in column_names},
                     "cells": [c.to_json() for c in cells]})
         return
+    from vnetlab.i18n import note, t
+
+    language = _language(lang)
     if markdown:
-        click.echo(to_markdown(cells), nl=False)
+        click.echo(to_markdown(cells) if language == "en" else _markdown(cells, language),
+                   nl=False)
         return
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     colour = {"works": "green", "degraded": "yellow", "broken": "red"}
-    table = Table(title=f"bond mode x switch, host {file}", title_justify="left")
-    table.add_column("aggregate")
+    table = Table(title=t("matrix.title", language, file=file), title_justify="left")
+    table.add_column(t("matrix.aggregate", language))
     for column in column_names:
-        table.add_column(COLUMN_TITLES[column])
+        table.add_column(COLUMN_TITLES[column] if language == "en" else
+                         t(f"matrix.col.{column}", language))
     by_key = {(c.row, c.column): c for c in cells}
     for row in row_names:
         out = [row]
         for column in column_names:
             c = by_key[(row, column)]
-            out.append(f"[{colour[c.verdict]}]{c.verdict}[/] {c.loss_pct:g}% loss\n"
-                       f"moves {c.switch_mac_moves}/{c.bridge_mac_moves} dups "
-                       f"{c.duplicates_to_vms}")
+            out.append(t("matrix.cell", language,
+                         verdict=f"[{colour[c.verdict]}]{t('matrix.' + c.verdict, language)}[/]",
+                         loss=f"{c.loss_pct:g}", switch_moves=c.switch_mac_moves,
+                         bridge_moves=c.bridge_mac_moves, dups=c.duplicates_to_vms))
         table.add_row(*out)
     console = Console()
     console.print(table)
-    console.print("moves = MAC moves on the switch / host bridge; dups = duplicate frames to VMs. "
-                  "Why: vnetlab explain --matrix ROW/COLUMN")
+    console.print(t("matrix.legend", language))
     for c in cells:
         if c.verdict != "works":
-            console.print(f"[{colour[c.verdict]}]{c.row} / {c.column}[/]: {escape(c.reason)}",
+            console.print(t("matrix.reason", language, row=f"[{colour[c.verdict]}]{c.row}",
+                            column=f"{c.column}[/]", reason=escape(note(c.reason, language))),
                           highlight=False)
+
+
+def _markdown(cells: list[Any], lang: str) -> str:
+    """``matrix --markdown`` in another language (matrix.to_markdown is the English)."""
+    from vnetlab.i18n import note, t
+
+    rows = list(dict.fromkeys(c.row for c in cells))
+    columns = list(dict.fromkeys(c.column for c in cells))
+    by_key = {(c.row, c.column): c for c in cells}
+    lines = [f"| {t('matrix.aggregate', lang)} | "
+             + " | ".join(t(f"matrix.col.{c}", lang) for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for row in rows:
+        out = [f"`{row}`"]
+        for column in columns:
+            c = by_key[(row, column)]
+            out.append(t("matrix.md.cell", lang, verdict=t(f"matrix.{c.verdict}", lang),
+                         loss=f"{c.loss_pct:g}", switch_moves=c.switch_mac_moves,
+                         bridge_moves=c.bridge_mac_moves, dups=c.duplicates_to_vms))
+        lines.append("| " + " | ".join(out) + " |")
+    lines += ["", t("matrix.md.legend", lang), ""]
+    lines += [t("matrix.md.reason", lang, row=c.row, column=c.column,
+                verdict=t(f"matrix.{c.verdict}", lang), reason=note(c.reason, lang))
+              for c in cells]
+    return "\n".join(lines) + "\n"
 
 
 def _export_cells(data: Any, target: Any, rows: tuple[str, ...], columns: tuple[str, ...],

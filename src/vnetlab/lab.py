@@ -29,6 +29,10 @@ from vnetlab.sim.trace import Action
 INFINITE = 1 << 62
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable
+    from pathlib import Path
+
     from vnetlab.devices.netdev import Link
     from vnetlab.explain.outage import Outage
     from vnetlab.topology.spec import ActionSpec, ExpectSpec, TopologySpec
@@ -40,12 +44,22 @@ class Finding:
 
     check: str
     where: str
-    summary: str
+    summary: str                    # English (JSON); text(lang) for other languages
     step: int = 0
+    key: str = ""                   # i18n message key of the summary, with its fields
+    fields: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"check": self.check, "where": self.where, "summary": self.summary,
                 "step": self.step}
+
+    def text(self, lang: str = "en") -> str:
+        """The summary in ``lang`` (i18n.t of its key)."""
+        from vnetlab.i18n import note, t
+
+        if lang == "en" or not self.key:
+            return note(self.summary, lang)
+        return t(self.key, lang, **dict(self.fields))
 
 
 class Lab:
@@ -92,11 +106,13 @@ class Lab:
         if key in self._loops_seen:
             return
         self._loops_seen.add(key)
-        self.findings.append(Finding(
-            "l2.forwarding-loop", " -> ".join(cycle),
-            f"forwarding loop: copies of frame {frame.uid} ({frame.describe()}) keep "
-            f"circulating through {' -> '.join(cycle)}; looping copies were dropped "
-            "(no STP models a blocked port)", cause))
+        from vnetlab.i18n import t
+
+        fields = (("uid", str(frame.uid)), ("frame", frame.describe()),
+                  ("cycle", " -> ".join(cycle)))
+        self.findings.append(Finding("l2.forwarding-loop", " -> ".join(cycle),
+                                     t("finding.loop", "en", **dict(fields)), cause,
+                                     "finding.loop", fields))
 
     def _cycle_from_trace(self, cause: int) -> list[str]:
         seen: dict[str, int] = {}
@@ -257,20 +273,47 @@ class RunResult:
                    if (want_src is None or s == want_src) and (want_dst is None or d == want_dst)
                    and (ethertype is None or t == ethertype))
 
-    def outages(self) -> list[Outage]:
-        """Every run of lost probes of every ping flow, with its cause and end."""
-        if self._outages is None:
-            from vnetlab.explain.outage import outages
+    def write_pcaps(self, folder: str | os.PathLike[str]) -> dict[str, Path]:
+        """One pcap per link end captured (``simulate(..., capture=...)``), written
+        atomically into ``folder``: ``node:iface`` -> path (docs/pcap.md)."""
+        from vnetlab.export.capture import write_pcaps
 
+        return write_pcaps(self.lab, folder)
+
+    def outages(self, lang: str = "en") -> list[Outage]:
+        """Every run of lost probes of every ping flow, with its cause and end (the
+        sentences in ``lang``; English ones are computed once and kept)."""
+        from vnetlab.explain.outage import outages
+
+        if lang != "en":
+            return outages(self, lang=lang)
+        if self._outages is None:
             self._outages = outages(self)
         return self._outages
+
+    def expectations_in(self, lang: str = "en") -> list[ExpectationResult]:
+        """The expectation results with their texts in ``lang``; a built-in case's
+        ``because:`` comes from catalog/zh.yaml (i18n.case_text)."""
+        if lang == "en":
+            return self.expectations
+        from vnetlab.i18n import case_text
+
+        _, because = case_text(self.spec, lang)
+        out = [self._check(i, e, lang) for i, e in enumerate(self.spec.expect)]
+        for result in out:
+            text = because[result.index] if result.index < len(because) else None
+            if text and result.because:
+                result.because = text
+        return out
 
     @property
     def all_expectations_hold(self) -> bool:
         return all(e.ok for e in self.expectations)
 
     # -- expectations ------------------------------------------------------------------
-    def _check(self, index: int, expect: ExpectSpec) -> ExpectationResult:
+    def _check(self, index: int, expect: ExpectSpec, lang: str = "en") -> ExpectationResult:
+        from vnetlab.i18n import t
+
         line = 0
         locator = self.spec.locator
         if locator is not None:
@@ -279,14 +322,15 @@ class RunResult:
         if expect.ping is not None:
             src, dst = expect.ping.from_, expect.ping.to
             sent, replies = self.ping_sent(src, dst), self.ping_replies(src, dst)
-            actual = f"{replies}/{sent} replies"
+            actual = t("expect.ping_actual", lang, replies=replies, sent=sent)
             if expect.result is not None:
                 ok = (replies == sent and sent > 0) if expect.result == "ok" else replies == 0
-                wanted = "every reply" if expect.result == "ok" else "no reply"
+                wanted = t("expect.every_reply" if expect.result == "ok" else "expect.no_reply",
+                           lang)
             else:
                 ok = replies == expect.replies
-                wanted = f"{expect.replies} replies"
-            what = f"ping {src} -> {ip4_str(dst)}: {wanted}"
+                wanted = t("expect.replies", lang, count=expect.replies)
+            what = t("expect.ping", lang, src=src, dst=ip4_str(dst), wanted=wanted)
             return ExpectationResult(index, "ping", ok, what, actual, because, line)
         if expect.outage is not None:
             src, dst = expect.outage.from_, expect.outage.to
@@ -296,14 +340,17 @@ class RunResult:
                           default=0)
             ok = ((expect.at_most is None or longest <= expect.at_most)
                   and (expect.at_least is None or longest >= expect.at_least))
-            bounds = " and ".join(b for b in (
-                f"at most {format_duration(expect.at_most)}" if expect.at_most is not None else "",
-                f"at least {format_duration(expect.at_least)}" if expect.at_least is not None
-                else "") if b)
-            actual = ("no outage" if not gaps else "never recovered" if longest == INFINITE
-                      else f"longest {format_duration(longest)}")
-            return ExpectationResult(index, "outage", ok, f"outage {src} -> {ip4_str(dst)}: "
-                                     f"{bounds}", actual, because, line)
+            bounds = t("expect.and", lang).join(b for b in (
+                t("expect.at_most", lang, duration=format_duration(expect.at_most))
+                if expect.at_most is not None else "",
+                t("expect.at_least", lang, duration=format_duration(expect.at_least))
+                if expect.at_least is not None else "") if b)
+            actual = (t("expect.no_outage", lang) if not gaps else
+                      t("expect.never_recovered", lang) if longest == INFINITE
+                      else t("expect.longest", lang, duration=format_duration(longest)))
+            return ExpectationResult(index, "outage", ok, t("expect.outage", lang, src=src,
+                                                            dst=ip4_str(dst), bounds=bounds),
+                                     actual, because, line)
         if expect.fdb is not None:
             sel = expect.fdb
             table = self.lab.table(sel.bridge)
@@ -312,16 +359,20 @@ class RunResult:
             else:
                 entry = table.fdb.lookup(sel.mac, sel.vlan)
                 actual_port = table.fdb.port_name(entry.port) if entry else None
-            when = f" at {format_time(sel.at)}" if sel.at is not None else " at the end"
+            when = (t("expect.at_time", lang, time=format_time(sel.at)) if sel.at is not None
+                    else t("expect.at_end", lang))
             if expect.absent:
-                ok, wanted = actual_port is None, "no entry"
+                ok, wanted = actual_port is None, t("expect.no_entry", lang)
             else:
-                ok, wanted = actual_port == expect.port, f"on {expect.port}"
-            what = f"fdb {sel.bridge} {mac_str(sel.mac)} {wanted}{when}"
-            actual = f"on {actual_port}" if actual_port else "no entry"
+                ok, wanted = actual_port == expect.port, t("expect.on_port", lang,
+                                                           port=expect.port)
+            what = t("expect.fdb", lang, table=sel.bridge, mac=mac_str(sel.mac), wanted=wanted,
+                     when=when)
+            actual = (t("expect.on_port", lang, port=actual_port) if actual_port
+                      else t("expect.no_entry", lang))
             return ExpectationResult(index, "fdb", ok, what, actual, because, line)
         if expect.dhcp is not None:
-            return self._check_dhcp(index, expect, because, line)
+            return self._check_dhcp(index, expect, because, line, lang)
         assert expect.frame is not None
         sel_frame = expect.frame
         count = self.received(sel_frame.to,
@@ -329,20 +380,22 @@ class RunResult:
                               mac_str(sel_frame.dst) if sel_frame.dst is not None else None,
                               sel_frame.ethertype)
         if expect.count is not None:
-            ok, wanted = count == expect.count, f"{expect.count} frames"
+            ok, wanted = count == expect.count, t("expect.frames", lang, count=expect.count)
         else:
             ok = (count > 0) == bool(expect.delivered)
-            wanted = "delivered" if expect.delivered else "not delivered"
+            wanted = t("expect.delivered" if expect.delivered else "expect.not_delivered", lang)
         filters = " ".join(f"{k} {v}" for k, v in (
             ("src", mac_str(sel_frame.src) if sel_frame.src is not None else None),
             ("dst", mac_str(sel_frame.dst) if sel_frame.dst is not None else None),
             ("type", f"0x{sel_frame.ethertype:04x}" if sel_frame.ethertype is not None
              else None)) if v)
-        what = f"frame to {sel_frame.to} {filters}: {wanted}".replace("  ", " ")
-        return ExpectationResult(index, "frame", ok, what, f"{count} received", because, line)
+        what = t("expect.frame", lang, to=sel_frame.to, filters=filters,
+                 wanted=wanted).replace("  ", " ")
+        return ExpectationResult(index, "frame", ok, what, t("expect.received", lang, count=count),
+                                 because, line)
 
-    def _check_dhcp(self, index: int, expect: ExpectSpec, because: str, line: int
-                    ) -> ExpectationResult:
+    def _check_dhcp(self, index: int, expect: ExpectSpec, because: str, line: int,
+                    lang: str = "en") -> ExpectationResult:
         """A client's address at ``within`` (default: the end of the run): ``bound`` (a
         lease, ``address`` if given), ``link-local`` (APIPA) or ``failed`` (none)."""
         assert expect.dhcp is not None
@@ -353,10 +406,16 @@ class RunResult:
         kind = {"bound": "bound", "link-local": "link-local"}.get(status.kind, "failed")
         ok = kind == expect.result and (expect.address is None or status.address ==
                                         expect.address)
-        when = f" by {format_duration(at)}" if expect.within is not None else " at the end"
+        from vnetlab.i18n import note, t
+
+        when = (t("expect.by", lang, duration=format_duration(at)) if expect.within is not None
+                else t("expect.at_end", lang))
         address = f" {ip4_str(expect.address)}" if expect.address is not None else ""
-        return ExpectationResult(index, "dhcp", ok, f"dhcp {client.ref}: {expect.result}"
-                                 f"{address}{when}", client.describe_at(at), because, line)
+        return ExpectationResult(index, "dhcp", ok, t("expect.dhcp", lang, ref=client.ref,
+                                                      result=_word("expect.dhcp.", expect.result,
+                                                                   lang),
+                                                      address=address, when=when),
+                                 note(client.describe_at(at), lang), because, line)
 
     # -- output ------------------------------------------------------------------------
     def to_json(self, *, with_trace: bool = True) -> dict[str, Any]:
@@ -384,15 +443,28 @@ class RunResult:
         return out
 
 
+def _word(prefix: str, value: object, lang: str) -> str:
+    """``value`` through the message catalog (``prefix + value``), itself if not there."""
+    from vnetlab.i18n import MESSAGES, t
+
+    return t(prefix + str(value), lang) if prefix + str(value) in MESSAGES else str(value)
+
+
 def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full", *,
-             measure: bool = False) -> RunResult:
+             measure: bool = False, capture: bool | Iterable[str] = False) -> RunResult:
     """Build, run and check ``spec``. ``measure`` turns on the counters
     measurements read and the per-frame path otherwise skips: frames an endpoint
     receives twice (it remembers every uid), and per aggregate the ports each
-    flow left on and the frames per port."""
+    flow left on and the frames per port. ``capture`` records the frames each
+    link end sends and receives (True: every one; else ``node:iface`` names,
+    checked before the run: ``CaptureError``); ``RunResult.write_pcaps`` writes them."""
     from vnetlab.topology.build import build
 
     lab = build(spec, seed, trace)
+    if capture is not False:
+        from vnetlab.export.capture import start_capture
+
+        start_capture(lab, None if capture is True else capture)
     for endpoint in lab.endpoints.values():
         endpoint.measure = measure
     for dev in lab.devices.values():

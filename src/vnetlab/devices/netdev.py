@@ -228,6 +228,10 @@ class LinkedDevice(NetDevice):
         # a switch port's MTU: a longer frame is dropped on receipt as a giant (MTU4);
         # 0 for Linux devices, which vnetlab lets receive any length (see below)
         self.giant_limit = 0
+        # the capture point (export/capture.py): None when off, so the per-frame path pays
+        # one attribute test; else (time, transmitted?, frame) where a packet tap sees it:
+        # dev_queue_xmit_nit in xmit_one, and the ptype_all taps of __netif_receive_skb_core
+        self.capture: list[tuple[Time, bool, Frame]] | None = None
 
     def attach(self, link: Link, peer: LinkedDevice) -> None:
         self.link = link
@@ -271,6 +275,8 @@ class LinkedDevice(NetDevice):
             cause = sim.step(self.where, self.name, Action.TRANSMIT, frame.uid,
                              f"transmitted {frame.describe()}", "dev_hard_start_xmit",
                              cause=cause)
+        if self.capture is not None:                # transmitted, even if the link loses it
+            self.capture.append((sim.now, True, frame))
         if self.faulty:
             self.drop(frame, cause, DropReason.CABLE_FAULT,
                       f"lost on the faulty link from {self.name} (carrier is up)", "link fault",
@@ -307,6 +313,8 @@ class LinkedDevice(NetDevice):
         if sim.tracing:
             cause = sim.step(self.where, self.name, Action.RECEIVE, frame.uid,
                              f"received {frame.describe()}", "netif_receive_skb", cause=cause)
+        if self.capture is not None:
+            self.capture.append((sim.now, False, frame))
         if frame.vlan and self.vlan_receive(frame, cause, hops):   # vlan_do_receive first (VQ2)
             return
         handler = self.rx_handler                   # receive(), inlined on the per-frame path

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vnetlab.i18n import note, reason, t
 from vnetlab.sim.time import S, format_time
 from vnetlab.sim.trace import Action, DropReason, Step
 
@@ -65,21 +66,22 @@ def _without_pings(explainer: Explainer, steps: list[Step]) -> list[Step]:
 
 
 def fate(explainer: Explainer, client: DhcpClient, send: SendRecord) -> Fate:
+    lang = explainer.lang
     steps = _without_pings(explainer, explainer.descendants(send.step))
-    what = f"the {send.mtype.name} at {secs(send.time)}"
+    what = t("dhcp.what", lang, msg=send.mtype.name, time=secs(send.time))
     out = Fate(send)
     replies = [s for s in steps if s.action is Action.DHCP and s.data.get("dhcp") == "client"
                and s.data.get("client") == client.ref and s.data.get("msg") in ("offer", "ack")]
     if replies:
         out.answered = replies[0]
-        out.sentence = f"{what} was answered: {replies[0].note}"
+        out.sentence = t("dhcp.answered", lang, what=what, note=note(replies[0].note, lang))
         return out
     ignored = [s for s in steps if s.reason is DropReason.DHCP_IGNORED]
     refusals = [s for s in steps if s.reason is DropReason.DHCP_NO_ADDRESS]
     if refusals:
         out.decisive = refusals[0]
-        out.sentence = f"{what} reached {refusals[0].where}, which offered nothing: " \
-                       f"{refusals[0].note}"
+        out.sentence = t("dhcp.refused", lang, what=what, where=refusals[0].where,
+                         note=note(refusals[0].note, lang))
         return out
     handled = [s for s in steps if s.action is Action.DHCP and s.data.get("dhcp") in
                ("server", "relay") and s.data.get("msg") in ("offer", "ack", "nak",
@@ -90,23 +92,23 @@ def fate(explainer: Explainer, client: DhcpClient, send: SendRecord) -> Fate:
         drop = _first_drop(_without_pings(explainer, explainer.descendants(reply.id)))
         if drop is not None:
             out.decisive = drop
-            out.sentence = (f"{what} reached {reply.where}; its "
-                            f"{str(reply.data.get('msg', 'reply')).upper()} was dropped at "
-                            f"{_at(drop)} ({drop.reason}): {drop.note}")
+            out.sentence = t("dhcp.reply_dropped", lang, what=what, where=reply.where,
+                             msg=str(reply.data.get("msg", "reply")).upper(),
+                             at=_at(drop, lang), reason=reason(drop.reason, lang),
+                             note=note(drop.note, lang))
             return out
     if ignored:
         out.decisive = ignored[0]
-        out.sentence = f"{what} was answered, but the client discarded the reply: " \
-                       f"{ignored[0].note}"
+        out.sentence = t("dhcp.discarded", lang, what=what, note=note(ignored[0].note, lang))
         return out
     if replies_sent:
-        out.sentence = f"{what} reached {replies_sent[0].where}, whose reply was not " \
-                       "delivered before the run ended"
+        out.sentence = t("dhcp.reply_late", lang, what=what, where=replies_sent[0].where)
         return out
     drop = _first_drop(steps)
     if drop is not None:
         out.decisive = drop
-        out.sentence = f"{what} was dropped at {_at(drop)} ({drop.reason}): {drop.note}"
+        out.sentence = t("dhcp.dropped", lang, what=what, at=_at(drop, lang),
+                         reason=reason(drop.reason, lang), note=note(drop.note, lang))
         return out
     noise = [s for s in steps if s.action is Action.DROP and s.reason is DropReason.NO_SOCKET]
     if noise:
@@ -115,19 +117,17 @@ def fate(explainer: Explainer, client: DhcpClient, send: SendRecord) -> Fate:
                    len(endpoints[s.where].ifaces) > 1]
         out.decisive = routers[0] if routers else noise[0]
         reached = ", ".join(dict.fromkeys(s.where for s in noise))
-        out.sentence = f"{what} reached only {reached}: no DHCP server or relay there"
+        out.sentence = t("dhcp.reached_only", lang, what=what, reached=reached)
         dead_ends = [f.where for f in steps if f.action is Action.FLOOD and not any(
             c.action is Action.TRANSMIT for c in steps if c.cause == f.id)]
         if dead_ends:
-            out.sentence += f"; {dead_ends[0]} had no other port to flood it to"
+            out.sentence += t("dhcp.dead_end", lang, where=dead_ends[0])
         if routers:
-            out.sentence += (f"; {routers[0].where} routes between subnets but does not "
-                             "forward the limited broadcast 255.255.255.255 and has no "
-                             f"dhcp-relay on {routers[0].port} (D1)")
+            out.sentence += t("dhcp.router", lang, where=routers[0].where, port=routers[0].port)
         return out
     flood = next((s for s in steps if s.action is Action.FLOOD), None)
-    out.sentence = f"{what} went nowhere: no drop recorded" + (
-        f"; {flood.where} flooded it to no port" if flood is not None and not any(
+    out.sentence = t("dhcp.nowhere", lang, what=what) + (
+        t("dhcp.flood_none", lang, where=flood.where) if flood is not None and not any(
             s.action is Action.TRANSMIT and s.id > flood.id for s in steps) else "")
     return out
 
@@ -137,51 +137,61 @@ def _first_drop(steps: Iterable[Step]) -> Step | None:
                  and s.reason is not DropReason.DHCP_IGNORED), None)
 
 
-def _at(step: Step) -> str:
-    return f"{step.where} port {step.port}" if step.port and not step.where.endswith(
-        "/" + step.port) else step.where
+def _at(step: Step, lang: str = "en") -> str:
+    return t("dhcp.at_port", lang, where=step.where, port=step.port) if step.port and \
+        not step.where.endswith("/" + step.port) else step.where
 
 
 def _port_story(explainer: Explainer, drop: Step) -> str:
     """When did the port that dropped it begin forwarding (B18, S8)?"""
     if drop.reason is not DropReason.PORT_STATE:
         return ""
+    lang = explainer.lang
     states = [s for s in explainer.trace.steps if s.action is Action.LINK
               and s.where == drop.where and s.port == drop.port and "state" in s.note]
     later = next((s for s in states if s.time >= drop.time and "forwarding" in s.note), None)
     before = [s for s in states if s.time <= drop.time]
     found = re.search(r"entered (?:STP )?(\w+) state", before[-1].note) if before else None
-    state = f" was {found.group(1)} then ({drop.rule})" if found else ""
+    state = t("dhcp.was_state", lang, state=_state_word(found.group(1), lang),
+              rule=drop.rule) if found else ""
     if later is not None:
-        return (f"{drop.where} port {drop.port}{state}; it forwards from {secs(later.time)} "
-                f"[{later.fn}, {later.rule}]")
-    return f"{drop.where} port {drop.port}{state}; it never forwarded during the run"
+        return t("dhcp.forwards_from", lang, where=drop.where, port=drop.port, state=state,
+                 time=secs(later.time), fn=later.fn, rule=later.rule)
+    return t("dhcp.never_forwarded", lang, where=drop.where, port=drop.port, state=state)
+
+
+def _state_word(state: str, lang: str) -> str:
+    """An STP port state in ``lang`` (i18n.WORDS: 侦听（listening）...)."""
+    from vnetlab.i18n import WORDS
+
+    return state if lang == "en" else WORDS.get(state, state)
 
 
 def explain_dhcp(explainer: Explainer, node: str) -> Explanation:
     from vnetlab.explain.explain import Explanation
 
     result = explainer.result
+    lang = explainer.lang
     client = result.lab.dhcp.client(node)
     if client is None:
-        return Explanation(f"why did {node} get no DHCP address?",
-                           f"UNKNOWN: {node} runs no DHCP client")
+        return Explanation(t("dhcp.q.no_client", lang, node=node),
+                           t("dhcp.v.no_client", lang, node=node))
     now = result.sim.now
     status = client.status_at(now)
     fates = [fate(explainer, client, send) for send in client.sends]
     if status.kind == "bound":
         return _bound(explainer, client, fates, status.address, status.since)
-    question = f"why did {client.ref} ({client.label}) get no address?"
+    question = t("dhcp.q.no_address", lang, ref=client.ref, label=client.label)
     if not fates:
-        return Explanation(question, f"NO ADDRESS: {client.label} sent nothing (it starts at "
-                           f"{secs(client.params.boot_delay)})")
+        return Explanation(question, t("dhcp.v.sent_nothing", lang, label=client.label,
+                                       time=secs(client.params.boot_delay)))
     unanswered = [f for f in fates if f.answered is None]
     last = unanswered[-1] if unanswered else fates[-1]
     from vnetlab.net.addr import ip4_str
 
-    head = ("LINK-LOCAL " + ip4_str(status.address) if status.kind == "link-local"
-            else "NO ADDRESS")
-    verdict = f"{head}: {last.sentence}"
+    head = (t("dhcp.v.link_local", lang, address=ip4_str(status.address))
+            if status.kind == "link-local" else t("dhcp.v.no_address", lang))
+    verdict = t("dhcp.v.head", lang, head=head, sentence=last.sentence)
     explanation = Explanation(question, verdict, last.decisive,
                               explainer.trace.chain(last.decisive.id) if last.decisive else [])
     explanation.summary = _story(explainer, client, fates, last)
@@ -190,24 +200,27 @@ def explain_dhcp(explainer: Explainer, node: str) -> Explanation:
 
 def _story(explainer: Explainer, client: DhcpClient, fates: list[Fate], last: Fate
            ) -> list[str]:
-    out = [f"the last unanswered {last.send.mtype.name} was sent at "
-           f"{format_time(last.send.time)}: {last.sentence}"]
+    lang = explainer.lang
+    out = [t("dhcp.s.last", lang, msg=last.send.mtype.name, time=format_time(last.send.time),
+             sentence=last.sentence)]
     same = [f for f in fates if f.answered is None and f.key == last.key]
     if last.decisive is not None and len(same) > 1:
-        out.append(f"{len(same)} of the {len(fates)} DISCOVERs/REQUESTs sent "
-                   f"({', '.join(secs(f.send.time) for f in same)}) died the same way")
+        out.append(t("dhcp.s.same_way", lang, count=len(same), total=len(fates),
+                     times=", ".join(secs(f.send.time) for f in same)))
     if last.decisive is not None:
         port = _port_story(explainer, last.decisive)
         if port:
             out.append(port)
     for give_up in client.gave_up:
         step = explainer.trace.get(give_up.step)
-        out.append(f"{client.label} gave up at {secs(give_up.time)}: {give_up.why}"
+        out.append(t("dhcp.s.gave_up", lang, label=client.label, time=secs(give_up.time),
+                     why=note(give_up.why, lang))
                    + (f" [{step.fn}, {step.rule}]" if step is not None else ""))
     for event in client.events:
         if event.kind == "link-local":
             step = explainer.trace.get(event.step)
-            out.append(f"at {secs(event.time)}: {step.note if step else 'link-local address'}")
+            out.append(t("dhcp.s.at", lang, time=secs(event.time),
+                         note=note(step.note, lang) if step else t("dhcp.s.link_local", lang)))
     return out
 
 
@@ -216,17 +229,19 @@ def _bound(explainer: Explainer, client: DhcpClient, fates: list[Fate], address:
     from vnetlab.explain.explain import Explanation
     from vnetlab.net.addr import ip4_str
 
+    lang = explainer.lang
     event = next(e for e in reversed(client.events) if e.kind == "bound")
-    question = f"when and how did {client.ref} ({client.label}) get its address?"
+    question = t("dhcp.q.bound", lang, ref=client.ref, label=client.label)
     before = [f for f in fates if f.send.time < since and f.answered is None]
     started = client.started_at if client.started_at is not None else 0
-    verdict = (f"BOUND: {ip4_str(address)} at {secs(since)}, {secs(since - started)} after "
-               f"{client.label} started")
+    verdict = t("dhcp.v.bound", lang, address=ip4_str(address), time=secs(since),
+                after=secs(since - started), label=client.label)
     explanation = Explanation(question, verdict, path=explainer.trace.chain(event.step))
     if before:
         last = before[-1]
         explanation.decisive = last.decisive
         explanation.summary = _story(explainer, client, [f for f in fates
                                                          if f.send.time < since], last)
-        explanation.summary.append(f"bound {ip4_str(address)} at {secs(since)}")
+        explanation.summary.append(t("dhcp.s.bound", lang, address=ip4_str(address),
+                                     time=secs(since)))
     return explanation

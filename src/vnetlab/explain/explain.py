@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vnetlab.i18n import action, note, reason, t
 from vnetlab.sim.time import format_time
 from vnetlab.sim.trace import Action, DropReason, Step, Trace
 
@@ -52,8 +53,13 @@ class Explanation:
 
 
 class Explainer:
-    def __init__(self, result: RunResult) -> None:
+    """Answers questions about one run. ``lang`` is the language of the questions,
+    verdicts and summaries it writes (i18n; step sentences inside them translated by
+    pattern); JSON output uses an English Explainer."""
+
+    def __init__(self, result: RunResult, lang: str = "en") -> None:
         self.result = result
+        self.lang = lang
         self.trace: Trace = result.trace
         self._children: dict[int, list[int]] = {}
         for step in self.trace.steps:
@@ -112,13 +118,13 @@ class Explainer:
                     continue
                 if record.reply_at is not None and seq is None:
                     continue
-                question = (f"why did ping {src} -> {ip4_str(session.dst)} seq={record.seq} "
-                            f"(sent at {format_time(record.sent_at)}) "
-                            + ("get a reply?" if record.reply_at is not None else
-                               "get no reply?"))
+                question = t("explain.q.ping_reply" if record.reply_at is not None else
+                             "explain.q.ping_no_reply", self.lang, src=src,
+                             dst=ip4_str(session.dst), seq=record.seq,
+                             sent=format_time(record.sent_at))
                 if record.reply_at is not None:
-                    out.append(Explanation(question, f"DELIVERED: reply at "
-                                           f"{format_time(record.reply_at)}",
+                    out.append(Explanation(question, t("explain.v.reply_at", self.lang,
+                                                       time=format_time(record.reply_at)),
                                            path=self.trace.chain(record.reply_step)))
                     continue
                 out.append(self.from_root(question, record.send_step))
@@ -128,9 +134,10 @@ class Explainer:
 
     def frame(self, uid: int) -> Explanation:
         steps = [s for s in self.trace.steps if s.uid == uid]
+        question = t("explain.q.frame", self.lang, uid=uid)
         if not steps:
-            return Explanation(f"what happened to frame {uid}?", "UNKNOWN: no such frame")
-        return self.from_root(f"what happened to frame {uid}?", steps[0].id)
+            return Explanation(question, t("explain.v.no_frame", self.lang))
+        return self.from_root(question, steps[0].id)
 
     def fdb_entry(self, table: str, mac: int) -> Explanation:
         from vnetlab.net.addr import mac_str
@@ -141,12 +148,14 @@ class Explainer:
                  and (s.data.get("mac") == name or name in s.data.get("macs", ()))
                  and s.where == table.replace(":", "/")]
         port = self.result.fdb_port(table, mac)
-        question = f"why is {name} {'on ' + port if port else 'not'} in the FDB of {table}?"
+        question = (t("explain.q.fdb_on", self.lang, mac=name, port=port, table=table) if port
+                    else t("explain.q.fdb_not", self.lang, mac=name, table=table))
         if not moves:
-            return Explanation(question, "NOT LEARNED: no learning step for this MAC "
-                               "(learning off on the port, or ageing_time 0)")
+            return Explanation(question, t("explain.v.not_learned", self.lang))
         last = moves[-1]
-        explanation = Explanation(question, f"{last.action.upper()}: {last.note}",
+        explanation = Explanation(question, t("explain.v.fdb_last", self.lang,
+                                              action=action(last.action, self.lang),
+                                              note=note(last.note, self.lang)),
                                   decisive=last, path=[*moves[:-1]])
         self._root_cause(explanation, last)
         return explanation
@@ -163,11 +172,13 @@ class Explainer:
         decisive = self.decisive_drop(root)
         if decisive is None:
             delivered = [s for s in self.descendants(root) if s.action is Action.DELIVER]
-            return Explanation(question, "NO DROP RECORDED" if not delivered else
-                               f"DELIVERED at {delivered[-1].where}",
+            return Explanation(question, t("explain.v.no_drop", self.lang) if not delivered else
+                               t("explain.v.delivered_at", self.lang,
+                                 where=delivered[-1].where),
                                path=self.trace.chain(delivered[-1].id) if delivered else [])
-        verdict = (f"NOT DELIVERED: dropped at {decisive.where} ({decisive.reason}): "
-                   f"{decisive.note}")
+        verdict = t("explain.v.not_delivered", self.lang, where=decisive.where,
+                    reason=reason(decisive.reason, self.lang),
+                    note=note(decisive.note, self.lang))
         explanation = Explanation(question, verdict, decisive, self.trace.chain(decisive.id))
         cause = self.trace.get(decisive.ref)
         if (cause is None or cause.action not in (Action.LEARN, Action.MOVE)) \
@@ -189,8 +200,10 @@ class Explainer:
             if change is not None:
                 explanation.cause_step = change
                 explanation.cause_path = self.trace.chain(change.id)
-                explanation.summary = [f"{change.where}: {change.note} at "
-                                       f"{format_time(change.time)} [{change.fn}, {change.rule}]"]
+                explanation.summary = [t("explain.s.change", self.lang, where=change.where,
+                                         note=note(change.note, self.lang),
+                                         time=format_time(change.time), fn=change.fn,
+                                         rule=change.rule)]
         return explanation
 
     def _root_cause(self, explanation: Explanation, cause: Step) -> None:
@@ -200,30 +213,34 @@ class Explainer:
 
     def summarize(self, cause: Step, chain: list[Step]) -> list[str]:
         """Sentences for the hops where the poisoning frame went astray."""
-        out = [f"{cause.where}: {cause.note} at {format_time(cause.time)} "
-               f"(frame uid={cause.uid}) [{cause.fn}, {cause.rule}]"]
+        lang = self.lang
+        out = [t("explain.s.cause", lang, where=cause.where, note=note(cause.note, lang),
+                 time=format_time(cause.time), uid=cause.uid, fn=cause.fn, rule=cause.rule)]
         origin = next((s for s in chain if s.action is Action.TRANSMIT), None)
         if origin is not None:
-            out.append(f"the frame was sent by {origin.where}: {origin.note}")
+            out.append(t("explain.s.sent_by", lang, where=origin.where,
+                         note=note(origin.note, lang)))
         left: dict[str, Step] = {}
         for index, step in enumerate(chain):
             node = step.where.split("/")[0]
             if step.action is Action.FORWARD and step.fn.endswith(("_transmit", "slave_get")):
-                out.append(f"{step.where} sent it out of {step.port}: {step.note.split('(')[-1]}"
-                           .rstrip(")"))
+                why = step.note.split("(")[-1]
+                out.append(t("explain.s.sent_out", lang, where=step.where, port=step.port,
+                             why=why).rstrip(")") if lang == "en" else
+                           t("explain.s.sent_out", lang, where=step.where, port=step.port,
+                             why=note(why.rstrip(")"), lang)))
             if step.action is Action.TRANSMIT and node not in left:
                 left[node] = step
             if step.action is Action.FLOOD and "/" not in step.where:
                 nxt = next((s for s in chain[index + 1:] if s.action is Action.TRANSMIT), None)
                 if nxt is not None:
-                    out.append(f"{step.where} received it on {step.port} and flooded it out of "
-                               f"{nxt.port}: {step.port} and {nxt.port} are separate ports, not "
-                               "one LAG, so the flood goes back towards the sender (S1, S3)")
+                    out.append(t("explain.s.flooded_back", lang, where=step.where,
+                                 port=step.port, out=nxt.port))
             if step.action is Action.RECEIVE and step.fn.startswith(("team_", "bond_")):
-                out.append(f"{step.where} delivered it up: {step.note} "
-                           f"[{step.fn}, {step.rule}]")
+                out.append(t("explain.s.delivered_up", lang, where=step.where,
+                             note=note(step.note, lang), fn=step.fn, rule=step.rule))
             if step.action is Action.RECEIVE and node in left and left[node].id < step.id \
                     and step.where.split("/")[0] == node and "/" in step.where \
                     and step.fn == "netif_receive_skb":
-                out.append(f"so {node}'s own frame came back into {node} on {step.port}")
+                out.append(t("explain.s.came_back", lang, node=node, port=step.port))
         return out

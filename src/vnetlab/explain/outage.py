@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vnetlab.i18n import note, reason, t
 from vnetlab.net.addr import ip4_str
 from vnetlab.sim.time import Time, format_duration, format_time
 from vnetlab.sim.trace import Action
@@ -40,13 +41,16 @@ class Outage:
     def duration(self) -> Time | None:
         return None if self.end is None else self.end - self.start
 
-    def describe(self) -> str:
-        span = (f"{format_duration(self.end - self.start)} ({self.lost} probes lost, "
-                f"{format_time(self.start)} -> {format_time(self.end)})"
+    def describe(self, lang: str = "en") -> str:
+        """The outage as ``vnetlab run`` prints it; ``cause`` and ``recovery`` are in the
+        language ``outages()`` was asked for."""
+        span = (t("outage.span", lang, duration=format_duration(self.end - self.start),
+                  lost=self.lost, start=format_time(self.start), end=format_time(self.end))
                 if self.end is not None else
-                f"from {format_time(self.start)} to the end of the run ({self.lost} probes lost)")
-        text = f"{self.src} -> {self.dst}: outage {span}\n  cause: {self.cause}"
-        return text + (f"\n  recovery: {self.recovery}" if self.recovery else "")
+                t("outage.span_open", lang, start=format_time(self.start), lost=self.lost))
+        text = t("outage.head", lang, src=self.src, dst=self.dst, span=span, cause=self.cause)
+        return text + (t("outage.recovery", lang, recovery=self.recovery) if self.recovery
+                       else "")
 
     def to_json(self) -> dict[str, Any]:
         return {"from": self.src, "to": self.dst, "first_lost_seq": self.first_lost_seq,
@@ -54,10 +58,13 @@ class Outage:
                 "duration_ns": self.duration, "cause": self.cause, "recovery": self.recovery}
 
 
-def outages(result: RunResult, explainer: Explainer | None = None) -> list[Outage]:
+def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "en"
+            ) -> list[Outage]:
+    """``lang``: the language of each outage's cause and recovery sentences (the JSON
+    output and ``outage:`` expectations use English)."""
     from vnetlab.explain.explain import Explainer
 
-    explainer = explainer or Explainer(result)
+    explainer = explainer or Explainer(result, lang)
     out: list[Outage] = []
     for name, endpoint in result.lab.endpoints.items():
         for session in endpoint.pings:
@@ -73,9 +80,10 @@ def outages(result: RunResult, explainer: Explainer | None = None) -> list[Outag
                     j += 1
                 recovered = records[j] if j < len(records) else None
                 answers = explainer.ping(name, session.dst, first.seq, ident=session.ident)
-                cause = _cause(answers[0]) if answers else "no explanation recorded"
+                cause = (_cause(answers[0], lang) if answers
+                         else t("outage.no_explanation", lang))
                 recovery = _recovery(result, first.sent_at, recovered.send_step,
-                                     recovered.reply_step) if recovered is not None else ""
+                                     recovered.reply_step, lang) if recovered is not None else ""
                 out.append(Outage(name, ip4_str(session.dst), first.seq, j - i, first.sent_at,
                                   recovered.sent_at if recovered is not None else None, cause,
                                   recovery))
@@ -83,19 +91,21 @@ def outages(result: RunResult, explainer: Explainer | None = None) -> list[Outag
     return out
 
 
-def _cause(answer: Any) -> str:
+def _cause(answer: Any, lang: str = "en") -> str:
     decisive = answer.decisive
     if decisive is None:
         return str(answer.verdict)
-    text = (f"dropped at {decisive.where} ({decisive.reason}): {decisive.note} "
-            f"[{decisive.fn}, {decisive.rule}]")
+    text = t("outage.dropped", lang, where=decisive.where, reason=reason(decisive.reason, lang),
+             note=note(decisive.note, lang), fn=decisive.fn, rule=decisive.rule)
     if answer.cause_step is not None:
         c = answer.cause_step
-        text += f"; it relied on {c.where}: {c.note} at {format_time(c.time)} [{c.rule}]"
+        text += t("outage.relied", lang, where=c.where, note=note(c.note, lang),
+                  time=format_time(c.time), rule=c.rule)
     return text
 
 
-def _recovery(result: RunResult, gap_start: Time, send_step: int, reply_step: int) -> str:
+def _recovery(result: RunResult, gap_start: Time, send_step: int, reply_step: int,
+              lang: str = "en") -> str:
     trace = result.trace
     path = trace.chain(reply_step) if reply_step else trace.chain(send_step)
     for step in path:
@@ -103,21 +113,23 @@ def _recovery(result: RunResult, gap_start: Time, send_step: int, reply_step: in
         if ref is not None and ref.action in (Action.LEARN, Action.MOVE) and ref.time >= gap_start:
             origin = next((s for s in trace.chain(ref.id)
                            if s.action is Action.TRANSMIT and s.uid == ref.uid), None)
-            by = f", from a frame sent by {origin.where}: {origin.note}" if origin else ""
-            return (f"{ref.where} {ref.note} at {format_time(ref.time)} (frame {ref.uid}{by}) "
-                    f"[{ref.fn}, {ref.rule}]")
+            by = t("outage.from_frame", lang, where=origin.where,
+                   note=note(origin.note, lang)) if origin else ""
+            return t("outage.learned", lang, where=ref.where, note=note(ref.note, lang),
+                     time=format_time(ref.time), uid=ref.uid, by=by, fn=ref.fn, rule=ref.rule)
     for step in path:
         if step.action is Action.FLOOD and "unknown unicast" in step.note:
             cleared = [s for s in trace.steps if s.where == step.where and s.time <= step.time
                        and s.action in (Action.FLUSH, Action.AGE)]
             if cleared:
                 c = cleared[-1]
-                return (f"{c.where}: {c.note} at {format_time(c.time)} [{c.rule}], so it flooded "
-                        "the next frame and it reached its destination")
-            return f"{step.where} flooded it as unknown unicast"
+                return t("outage.flushed", lang, where=c.where, note=note(c.note, lang),
+                         time=format_time(c.time), rule=c.rule)
+            return t("outage.unknown_unicast", lang, where=step.where)
     changes = [s for s in trace.steps if s.action is Action.LINK and s.time >= gap_start
                and s.time <= path[-1].time] if path else []
     if changes:
         c = changes[-1]
-        return f"{c.where}: {c.note} at {format_time(c.time)} [{c.fn}, {c.rule}]"
+        return t("explain.s.change", lang, where=c.where, note=note(c.note, lang),
+                 time=format_time(c.time), fn=c.fn, rule=c.rule)
     return ""
