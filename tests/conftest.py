@@ -14,6 +14,14 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_EXAMPLE = REPO.parent / "shared" / "examples" / "team-roundrobin.yaml"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests read English output: a machine with a zh_* locale must not change it
+    (the CLI picks its language from LC_ALL/LC_MESSAGES/LANG; --lang zh tests ask for it)."""
+    import os
+
+    os.environ["LC_ALL"] = "C.UTF-8"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/scenarios/golden/*.trace from the current model")

@@ -177,6 +177,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
                     "{src} -> {dst}：通信中断，{span}\n  原因：{cause}"),
     "outage.recovery": ("\n  recovery: {recovery}", "\n  恢复：{recovery}"),
     "outage.no_explanation": ("no explanation recorded", "没有记录到解释"),
+    "outage.trace_off": ("not explained: the run kept no trace (--trace off)",
+                         "未解释：本次运行未保留跟踪记录（--trace off）"),
     "outage.dropped": ("dropped at {where} ({reason}): {note} [{fn}, {rule}]",
                        "在 {where} 被丢弃（{reason}）：{note} [{fn}, {rule}]"),
     "outage.relied": ("; it relied on {where}: {note} at {time} [{rule}]",

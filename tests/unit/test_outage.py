@@ -26,3 +26,16 @@ def test_an_outage_is_explained_by_its_own_session_not_an_earlier_one_to_the_sam
     assert outage.first_lost_seq == 1 and outage.lost == 2 and outage.end is None
     assert not outage.cause.startswith("DELIVERED"), outage.cause
     assert "tap2" in outage.cause, outage.cause
+
+
+def test_outages_are_measured_without_a_trace_too() -> None:
+    """Sweeps run with the trace off: durations must not need it (they crashed before)."""
+    import vnetlab
+    from vnetlab.catalog import case_paths
+
+    spec = vnetlab.load_topology(str(case_paths()["failover-cable-pull"]))
+    full = vnetlab.simulate(spec, trace="full")
+    off = vnetlab.simulate(spec, trace="off")
+    assert off.all_expectations_hold
+    assert [o.duration for o in off.outages()] == [o.duration for o in full.outages()]
+    assert all("trace off" in o.cause for o in off.outages())

@@ -64,6 +64,7 @@ def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "
     output and ``outage:`` expectations use English)."""
     from vnetlab.explain.explain import Explainer
 
+    traced = result.trace.level != "off"
     explainer = explainer or Explainer(result, lang)
     out: list[Outage] = []
     for name, endpoint in result.lab.endpoints.items():
@@ -79,11 +80,15 @@ def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "
                 while j < len(records) and records[j].reply_at is None:
                     j += 1
                 recovered = records[j] if j < len(records) else None
-                answers = explainer.ping(name, session.dst, first.seq, ident=session.ident)
-                cause = (_cause(answers[0], lang) if answers
-                         else t("outage.no_explanation", lang))
-                recovery = _recovery(result, first.sent_at, recovered.send_step,
-                                     recovered.reply_step, lang) if recovered is not None else ""
+                if traced:
+                    answers = explainer.ping(name, session.dst, first.seq, ident=session.ident)
+                    cause = (_cause(answers[0], lang) if answers
+                             else t("outage.no_explanation", lang))
+                    recovery = (_recovery(result, first.sent_at, recovered.send_step,
+                                          recovered.reply_step, lang)
+                                if recovered is not None else "")
+                else:                   # durations only: nothing to walk (sweeps run this way)
+                    cause, recovery = t("outage.trace_off", lang), ""
                 out.append(Outage(name, ip4_str(session.dst), first.seq, j - i, first.sent_at,
                                   recovered.sent_at if recovered is not None else None, cause,
                                   recovery))
