@@ -142,7 +142,8 @@ class Graph:
 
     def add_cluster(self, kind: str, name: str) -> Cluster:
         cluster = Cluster(self.new_id("cluster_", name), name, kind,
-                          f"{name} ({t('diagram.kind.' + kind, self.lang)})")
+                          t("diagram.cluster", self.lang, name=name,
+                            kind=t("diagram.kind." + kind, self.lang)))
         self.clusters[cluster.id] = cluster
         self.cluster_by_name.setdefault(name, cluster.id)
         return cluster
@@ -180,6 +181,16 @@ def _value(x: Any) -> str:
     return str(getattr(x, "value", x))
 
 
+def topology_name(result: RunResult) -> str:
+    """``name:``, else the file's name without its suffix."""
+    if result.spec.name:
+        return result.spec.name
+    locator = result.spec.locator
+    if locator is not None and locator.file:
+        return re.sub(r"\.ya?ml$", "", locator.file.replace("\\", "/").rsplit("/", 1)[-1])
+    return "topology"
+
+
 def build_graph(result: RunResult, lang: str = "en") -> Graph:
     """The devices of ``result``'s topology as clusters, nodes and edges (no problems yet)."""
     from vnetlab.topology.check import tap_names
@@ -192,7 +203,7 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
     )
 
     spec, lab = result.spec, result.lab
-    graph = Graph(spec.name or "topology", lang)
+    graph = Graph(topology_name(result), lang)
     taps = tap_names(spec)
     vm_taps: dict[str, list[tuple[str, str]]] = {}      # host -> [(tap, bridge)]
     for vm_name, vm in spec.vms.items():
@@ -278,7 +289,7 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
             graph.add_node(cluster, port, "port", t("diagram.kind.port", lang))
         for lag in sw.lags:
             where = f"{sw_name}/{lag.name}"
-            group = Group(graph.new_id("lag_", where), where,
+            group = Group(graph.new_id("cluster_lag_", where), where,
                           t("diagram.kind.lag", lang, name=lag.name, mode=lag.mode), cluster.id,
                           [graph.by_where[f"{sw_name}/{p}"] for p in lag.ports
                            if f"{sw_name}/{p}" in graph.by_where])
@@ -771,7 +782,7 @@ def to_dot(graph: Graph) -> str:
         grouped = {m for g in cluster.groups for m in graph.groups[g].members}
         for gid in cluster.groups:
             group = graph.groups[gid]
-            lines.append(f"    subgraph cluster_{gid} {{")
+            lines.append(f"    subgraph {gid} {{")
             lines.append(f"      label={dot_string(group.label)}; style=dashed; "
                          f'color="{RED if group.problems else "#8a6d3b"}";')
             if group.problems:

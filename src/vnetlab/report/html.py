@@ -269,7 +269,7 @@ def build_report(result: RunResult, lang: str = "en", *, source: str = "",
     context = {
         "lang": lang, "html_lang": "zh-CN" if lang == "zh" else "en",
         "T": _Phrases(lang),
-        "name": spec.name or "topology",
+        "name": graph.name,
         "description": " ".join((description or spec.description or "").split()),
         "seed_case": (t("report.seed_case", lang, seed=seed_case, report=SEEDS.get(seed_case, ""))
                       if seed_case else ""),

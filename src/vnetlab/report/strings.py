@@ -14,6 +14,7 @@ from __future__ import annotations
 STRINGS: dict[str, dict[str, str]] = {
     # -- diagram ------------------------------------------------------------------------
     "diagram.title": {"en": "topology {name}", "zh": "拓扑 {name}"},
+    "diagram.cluster": {"en": "{name} ({kind})", "zh": "{name}（{kind}）"},
     "diagram.kind.host": {"en": "host", "zh": "主机"},
     "diagram.kind.vm": {"en": "VM", "zh": "虚拟机"},
     "diagram.kind.switch": {"en": "switch", "zh": "交换机"},
