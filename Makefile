@@ -14,11 +14,11 @@ $(STAMP): pyproject.toml
 
 # Debian packages the tests use (real kernel bridges in namespaces, dnsmasq as DHCP server,
 # ISC dhclient as the guest DHCP client, iptables/nft for br_netfilter, tshark as the pcap
-# oracle, Chromium for the HTML report test): installed when root.
+# oracle, Chromium and a CJK font for the HTML report test): installed when root.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for p in iproute2 iputils-ping tcpdump dnsmasq-base isc-dhcp-client iptables nftables tshark chromium; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  for p in iproute2 iputils-ping tcpdump dnsmasq-base isc-dhcp-client iptables nftables tshark chromium fonts-noto-cjk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi; \
 	else echo "system-deps: not root or no apt-get; kernel tests need iproute2, dnsmasq, dhclient, iptables"; fi
 
