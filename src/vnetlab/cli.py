@@ -266,7 +266,7 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
                 sys.exit(2)
             answers = [explainer.fdb_entry(table, parse_mac(mac))]
         else:
-            answers = _default_questions(result, explainer)
+            answers = explainer.default_questions()
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -279,38 +279,6 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
         for answer in answers:
             click.echo(text(answer, language))
     sys.exit(0 if result.all_expectations_hold else 1)
-
-
-def _default_questions(result: RunResult, explainer: Any) -> list[Any]:
-    answers: list[Any] = []
-    asked: set[str] = set()
-    for e in result.expectations:
-        spec = result.spec.expect[e.index]
-        if e.ok:
-            continue
-        if spec.ping is not None:
-            answers += explainer.ping(spec.ping.from_, spec.ping.to)
-            asked.add(spec.ping.from_)
-        elif spec.fdb is not None:
-            answers.append(explainer.fdb_entry(spec.fdb.bridge, spec.fdb.mac))
-        elif spec.dhcp is not None:
-            client = result.lab.dhcp.client(spec.dhcp)
-            if client is not None and client.ref not in asked:
-                answers.append(explainer.dhcp(client.ref))
-                asked.add(client.ref)
-    for ref, client in result.lab.dhcp.clients.items():
-        if ref in asked:
-            continue
-        answer = explainer.dhcp(ref)
-        if client.lease is None or answer.decisive is not None:   # no address, or a late one
-            answers.append(answer)
-            asked.add(ref)
-    for name, endpoint in result.lab.endpoints.items():
-        for session in endpoint.pings:
-            if session.replies < len(session.records) and name not in asked:
-                answers += explainer.ping(name, session.dst)
-                asked.add(name)
-    return answers
 
 
 @main.group(invoke_without_command=True)

@@ -132,6 +132,42 @@ class Explainer:
                     break       # later sequence numbers fail the same way; ask with --seq
         return out
 
+    def default_questions(self) -> list[Explanation]:
+        """What ``vnetlab explain FILE`` (and the report) explains with no selector:
+        every failed expectation, every DHCP client that ended without an address or
+        lost requests first, and every ping flow with a lost probe."""
+        result = self.result
+        explainer = self        # the same calls as a caller with questions of its own
+        answers: list[Explanation] = []
+        asked: set[str] = set()
+        for e in result.expectations:
+            spec = result.spec.expect[e.index]
+            if e.ok:
+                continue
+            if spec.ping is not None:
+                answers += explainer.ping(spec.ping.from_, spec.ping.to)
+                asked.add(spec.ping.from_)
+            elif spec.fdb is not None:
+                answers.append(explainer.fdb_entry(spec.fdb.bridge, spec.fdb.mac))
+            elif spec.dhcp is not None:
+                client = result.lab.dhcp.client(spec.dhcp)
+                if client is not None and client.ref not in asked:
+                    answers.append(explainer.dhcp(client.ref))
+                    asked.add(client.ref)
+        for ref, client in result.lab.dhcp.clients.items():
+            if ref in asked:
+                continue
+            answer = explainer.dhcp(ref)
+            if client.lease is None or answer.decisive is not None:   # no address, or a late one
+                answers.append(answer)
+                asked.add(ref)
+        for name, endpoint in result.lab.endpoints.items():
+            for session in endpoint.pings:
+                if session.replies < len(session.records) and name not in asked:
+                    answers += explainer.ping(name, session.dst)
+                    asked.add(name)
+        return answers
+
     def frame(self, uid: int) -> Explanation:
         steps = [s for s in self.trace.steps if s.uid == uid]
         question = t("explain.q.frame", self.lang, uid=uid)

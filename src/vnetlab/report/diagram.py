@@ -19,7 +19,7 @@ entity codes, XML).
 
 Problems (``mark_problems``) come from the run, never from a table: the
 decisive drop of each failing flow that ``vnetlab explain`` would explain
-(``cli._default_questions``), each finding (forwarding loop) and each load
+(``Explainer.default_questions``), each finding (forwarding loop) and each load
 warning about a MAC used twice. They are red, with a tooltip (``<title>`` in
 SVG, ``tooltip`` in DOT, a ``%%`` comment in Mermaid) saying what.
 
@@ -376,12 +376,11 @@ def failing_flows(result: RunResult, lang: str = "en") -> list[Explanation]:
     """What ``vnetlab explain FILE`` explains: failed expectations, pings without
     replies, DHCP clients without an address or with a late one (questions,
     verdicts and summaries in ``lang``)."""
-    from vnetlab.cli import _default_questions
     from vnetlab.explain.explain import Explainer
 
     if not result.sim.tracing:
         return []
-    return list(_default_questions(result, Explainer(result, lang)))
+    return Explainer(result, lang).default_questions()
 
 
 def mark_problems(graph: Graph, result: RunResult,
