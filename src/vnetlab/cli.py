@@ -381,10 +381,6 @@ def catalog_show(ctx: click.Context, name: str, lang: str | None) -> None:
 
 # -- pictures and reports (src/vnetlab/report, docs/report.md) ------------------------------------
 
-LANG_OPTION = click.option("--lang", type=click.Choice(["en", "zh"]),
-                           help="output language (default: from LC_ALL/LC_MESSAGES/LANG)")
-
-
 def _write_output(path: str, text: str) -> None:
     from vnetlab.report import write_atomic
 
@@ -405,17 +401,16 @@ def _write_output(path: str, text: str) -> None:
               show_default=True, help="SVG layout: vnetlab's own, or graphviz's dot (on PATH)")
 @click.option("--seed", default=0, show_default=True, help="RNG seed of the run whose "
               "problems are marked")
-@LANG_OPTION
+@_lang_option
 def diagram_cmd(file: str | None, case: str | None, fmt: str, output: str | None, engine: str,
                 seed: int, lang: str | None) -> None:
     """The topology as a picture (SVG, DOT or Mermaid), with the run's problems in red:
     the decisive drop of each failing flow, forwarding loops, MACs used twice."""
-    from vnetlab.i18n import pick_lang
     from vnetlab.report.diagram import EngineError, render
 
     result = _simulate(_resolve(file, case), seed, "full")
     try:
-        text = render(result, fmt, pick_lang(lang), engine)
+        text = render(result, fmt, _language(lang), engine)
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -430,17 +425,16 @@ def diagram_cmd(file: str | None, case: str | None, fmt: str, output: str | None
 @click.option("--case", help="a built-in case instead of FILE")
 @click.option("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
 @click.option("--seed", default=0, show_default=True, help="RNG seed of the simulation")
-@LANG_OPTION
+@_lang_option
 def report_cmd(file: str | None, case: str | None, output: str, seed: int,
                lang: str | None) -> None:
     """One self-contained HTML file: diagram, expectations, findings, each failing
     flow explained with a sequence diagram, FDB/ARP history. Exit status as `run`."""
-    from vnetlab.i18n import pick_lang
     from vnetlab.report.html import build_report
 
     path = _resolve(file, case)
     result = _simulate(path, seed, "full")
-    _write_output(output, build_report(result, pick_lang(lang),
+    _write_output(output, build_report(result, _language(lang),
                                        source=f"--case {case}" if case else path))
     sys.exit(0 if result.all_expectations_hold else 1)
 
@@ -449,14 +443,14 @@ def report_cmd(file: str | None, case: str | None, output: str, seed: int,
 @click.argument("names", nargs=-1)
 @click.option("-o", "--output", "folder", default="vnetlab-reports", show_default=True,
               metavar="DIR", help="folder for NAME.html and index.html")
-@LANG_OPTION
+@_lang_option
 def catalog_report(names: tuple[str, ...], folder: str, lang: str | None) -> None:
     """An HTML report per built-in case (all by default) and an index.html
     grouping them by field report."""
     import os
 
     from vnetlab.catalog import case_paths
-    from vnetlab.i18n import case_description, pick_lang
+    from vnetlab.i18n import case_description
     from vnetlab.lab import simulate
     from vnetlab.report.diagram import failing_flows
     from vnetlab.report.html import IndexEntry, build_index, build_report
@@ -468,7 +462,7 @@ def catalog_report(names: tuple[str, ...], folder: str, lang: str | None) -> Non
         click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
                    err=True)
         sys.exit(2)
-    language = pick_lang(lang)
+    language = _language(lang, click.get_current_context())
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
