@@ -26,6 +26,8 @@ demo: $(STAMP)
 	$(VENV)/bin/vnetlab catalog run
 	$(VENV)/bin/vnetlab explain --case team-roundrobin
 	$(VENV)/bin/vnetlab explain --case firewall-docker-forward-drop --dhcp vm1
+	$(VENV)/bin/vnetlab catalog report -o demo-reports
+	@echo "HTML reports (open in a browser): demo-reports/index.html"
 	$(VENV)/bin/vnetlab matrix
 
 test: $(STAMP) system-deps
