@@ -120,6 +120,7 @@ def main() -> None:
     vnetlab report FILE -o X  a self-contained HTML report to attach to a ticket
     vnetlab catalog           the built-in cases from the field reports
     vnetlab matrix            which bond mode / team runner works with which switch
+    vnetlab sweep FILE        randomized runs: how likely an outage is, per parameter value
     """
 
 
@@ -655,3 +656,41 @@ def _export_cells(data: Any, target: Any, rows: tuple[str, ...], columns: tuple[
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 yaml.dump(cell_data(_plain(data), target, row, column), handle)
             os.replace(tmp, os.path.join(folder, name))
+
+
+# -- randomized parameter sweeps (docs/sweep.md) ------------------------------------------------
+
+@main.command()
+@click.argument("file", required=False)
+@click.option("--case", help="a built-in case instead of FILE")
+@click.option("--vary", "varies", metavar="PATH=SPEC", multiple=True,
+              help="a value to vary: PATH into the document (vms.vm1.boot-delay, "
+                   "interfaces[br0]...), SPEC a list [1,3,5] (grid) or a distribution drawn "
+                   "per run: uniform(A,B) normal(MU,SIGMA) lognormal(MEDIAN,SHAPE) exp(MEAN) "
+                   "randint(A,B) choice([..]); repeatable")
+@click.option("--runs", default=100, show_default=True, help="runs per combination")
+@click.option("--seed", default=0, show_default=True, help="seed of the whole sweep")
+@click.option("--jobs", "-j", default=0, help="worker processes (0: one per CPU; 1: in-process)")
+@click.option("--dask", metavar="ADDRESS", help="run on a Dask cluster (tcp://host:8786)")
+@click.option("-o", "--output", metavar="FILE.csv|FILE.parquet",
+              help="one record per run, streamed as chunks finish")
+@click.option("--resume", is_flag=True, help="complete -o FILE: skip the runs it holds")
+@click.option("--json", "as_json", is_flag=True, help="the summary as JSON")
+@click.option("--metric", type=click.Choice(["expect", "outage", "dhcp"]), default="expect",
+              show_default=True, help="what counts as an outage (docs/sweep.md)")
+@click.option("--threshold", metavar="DURATION",
+              help="outage/dhcp: count a run only when its outage lasts longer")
+@click.option("--paired", is_flag=True,
+              help="the same draws and seeds in every combination (common random numbers)")
+@click.option("--export-run", nargs=2, metavar="COMB:RUN FILE",
+              help="write that run's topology to FILE (replay it with run/explain) and stop")
+def sweep(file: str | None, case: str | None, varies: tuple[str, ...], runs: int, seed: int,
+          jobs: int, dask: str | None, output: str | None, resume: bool, as_json: bool,
+          metric: str, threshold: str | None, paired: bool,
+          export_run: tuple[str, str] | None) -> None:
+    """Run FILE many times with randomized values; P(outage) and durations per combination."""
+    from vnetlab.sweep.command import main as sweep_main
+
+    sys.exit(sweep_main(_resolve(file, case), varies, runs=runs, seed=seed, jobs=jobs, dask=dask,
+                        output=output, resume=resume, as_json=as_json, metric=metric,
+                        threshold=threshold, paired=paired, export_run=export_run))
