@@ -465,8 +465,12 @@ def simulate(spec: TopologySpec, seed: int = 0, trace: str = "full", *,
         from vnetlab.export.capture import start_capture
 
         start_capture(lab, None if capture is True else capture)
+    frames_expected = any(e.frame is not None for e in spec.expect)
     for endpoint in lab.endpoints.values():
         endpoint.measure = measure
+        # ``frame:`` expectations read the received-frame counters, which the
+        # per-frame path otherwise keeps only when a trace is recorded
+        endpoint.count_received = endpoint.count_received or frames_expected
     for dev in lab.devices.values():
         if isinstance(dev, Bond | Team):
             dev.measure = measure

@@ -1,4 +1,4 @@
-"""Outage measurement per ping session (explain/outage.py)."""
+"""Outage measurement per ping session (explain/outage.py), and what runs at --trace off still measure."""
 
 TWO_VMS = """
 hosts:
@@ -39,3 +39,13 @@ def test_outages_are_measured_without_a_trace_too() -> None:
     assert off.all_expectations_hold
     assert [o.duration for o in off.outages()] == [o.duration for o in full.outages()]
     assert all("trace off" in o.cause for o in off.outages())
+
+
+def test_frame_expectations_hold_with_the_trace_off() -> None:
+    """``frame:`` expectations count received frames; --trace off must not zero them."""
+    import vnetlab
+    from vnetlab.catalog import case_paths
+
+    spec = vnetlab.load_topology(str(case_paths()["bond-balance-alb"]))
+    assert any(e.frame is not None for e in spec.expect)
+    assert vnetlab.simulate(spec, trace="off").all_expectations_hold
