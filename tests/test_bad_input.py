@@ -172,3 +172,22 @@ def test_mutated_example_never_crashes(tmp_path: Path, line: int, junk: str, cut
         assert exc.errors and all(str(e).startswith(str(path)) for e in exc.errors)
         return
     vnetlab.simulate(spec)
+
+
+def test_an_error_in_a_value_added_after_parsing_points_at_its_parent() -> None:
+    """A document changed in memory (sweep --vary) has keys without positions: the
+    error names the nearest node that has one instead of crashing."""
+    import vnetlab
+    from vnetlab.catalog import case_paths
+    from vnetlab.errors import TopologyError
+    from vnetlab.topology.load import parse_yaml
+
+    doc = parse_yaml(str(case_paths()["team-roundrobin"]))
+    doc["vms"]["vm1"]["boot-delay"] = "banana"
+    try:
+        vnetlab.load_topology_data(doc, "x.yaml")
+    except TopologyError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("a bad boot-delay was accepted")
+    assert "x.yaml:" in message and "vms.vm1.boot-delay" in message

@@ -83,18 +83,21 @@ class Locator:
         node = self.root
         best = (0, 0)
         for element in path:
-            if isinstance(node, CommentedSeq) and isinstance(element, int) \
-                    and 0 <= element < len(node):
-                line, col = node.lc.item(element)
-                best = (line + 1, col + 1)
-                node = node[element]
-                continue
-            key = _raw_key(node, element) if isinstance(node, CommentedMap) else element
-            if isinstance(node, CommentedMap) and key in node:
-                line, col = node.lc.key(key) if at_key else node.lc.value(key)
-                best = (line + 1, col + 1)
-                node = node[key]
-                continue
+            try:
+                if isinstance(node, CommentedSeq) and isinstance(element, int) \
+                        and 0 <= element < len(node):
+                    line, col = node.lc.item(element)
+                    best = (line + 1, col + 1)
+                    node = node[element]
+                    continue
+                key = _raw_key(node, element) if isinstance(node, CommentedMap) else element
+                if isinstance(node, CommentedMap) and key in node:
+                    line, col = node.lc.key(key) if at_key else node.lc.value(key)
+                    best = (line + 1, col + 1)
+                    node = node[key]
+                    continue
+            except KeyError:
+                break       # a value added after parsing (a sweep's --vary): no position
             if isinstance(node, CommentedMap | CommentedSeq) and best == (0, 0):
                 best = (node.lc.line + 1, node.lc.col + 1)
         return best
