@@ -70,6 +70,19 @@ def _lang_option(func: Any) -> Any:
                              "starts with zh, else en); JSON stays English")(func)
 
 
+def _known_cases(names: tuple[str, ...]) -> dict[str, Any]:
+    """The built-in cases by name; exit 2 naming any of ``names`` that is not one."""
+    from vnetlab.catalog import case_paths
+
+    paths = case_paths()
+    unknown = [n for n in names if n not in paths]
+    if unknown:
+        click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
+                   err=True)
+        sys.exit(2)
+    return dict(paths)
+
+
 def _language(option: str | None, ctx: click.Context | None = None) -> str:
     """``--lang`` of the command, else of its group (``catalog --lang zh run``), else
     the locale."""
@@ -323,19 +336,13 @@ def catalog(ctx: click.Context, as_json: bool, lang: str | None) -> None:
 def catalog_run(ctx: click.Context, names: tuple[str, ...], as_json: bool,
                 lang: str | None) -> None:
     """Run built-in cases (all by default) and print each verdict."""
-    from vnetlab.catalog import case_paths
     from vnetlab.i18n import t
     from vnetlab.lab import simulate
     from vnetlab.topology.load import load_topology
 
     language = _language(lang, ctx)
 
-    paths = case_paths()
-    unknown = [n for n in names if n not in paths]
-    if unknown:
-        click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
-                   err=True)
-        sys.exit(2)
+    paths = _known_cases(names)
     rows: list[dict[str, Any]] = []
     for name in names or tuple(paths):
         result = simulate(load_topology(str(paths[name])))
@@ -450,19 +457,13 @@ def catalog_report(names: tuple[str, ...], folder: str, lang: str | None) -> Non
     grouping them by field report."""
     import os
 
-    from vnetlab.catalog import case_paths
     from vnetlab.i18n import case_description
     from vnetlab.lab import simulate
     from vnetlab.report.diagram import failing_flows
     from vnetlab.report.html import IndexEntry, build_index, build_report
     from vnetlab.topology.load import load_topology
 
-    paths = case_paths()
-    unknown = [n for n in names if n not in paths]
-    if unknown:
-        click.echo(f"error: no built-in case {', '.join(unknown)} (see `vnetlab catalog`)",
-                   err=True)
-        sys.exit(2)
+    paths = _known_cases(names)
     language = _language(lang, click.get_current_context())
     try:
         os.makedirs(folder, exist_ok=True)
@@ -530,9 +531,9 @@ def _matrix_cell_result(path: str | None, cell: str) -> RunResult:
                    "bond:balance-rr/no-lag", err=True)
         sys.exit(2)
     data, file, target = _matrix_host(path)
-    from vnetlab.matrix import _plain
+    from vnetlab.topology.load import plain
 
-    return simulate_cell(_plain(data), file, target, rows[0], columns[0])
+    return simulate_cell(plain(data), file, target, rows[0], columns[0])
 
 
 @main.command()
@@ -645,7 +646,8 @@ def _export_cells(data: Any, target: Any, rows: tuple[str, ...], columns: tuple[
 
     from ruamel.yaml import YAML
 
-    from vnetlab.matrix import _plain, cell_data
+    from vnetlab.matrix import cell_data
+    from vnetlab.topology.load import plain as _plain
 
     os.makedirs(folder, exist_ok=True)
     yaml = YAML()

@@ -473,7 +473,9 @@ def _cell_job(args: tuple[dict[str, Any], str, Target, str, str]) -> Cell:
 def run_matrix(path: str | None = None, rows: tuple[str, ...] = ROWS,
                columns: tuple[str, ...] = COLUMNS, jobs: int = 1) -> list[Cell]:
     data, file, target = load_host(path)
-    plain = _plain(data)
+    from vnetlab.topology.load import plain as plain_data
+
+    plain = plain_data(data)
     work = [(plain, file, target, row, column) for row in rows for column in columns]
     if jobs <= 1 or len(work) < 4:
         return [_cell_job(w) for w in work]
@@ -483,13 +485,6 @@ def run_matrix(path: str | None = None, rows: tuple[str, ...] = ROWS,
         return list(pool.map(_cell_job, work, chunksize=max(1, len(work) // (jobs * 4))))
 
 
-def _plain(data: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists (picklable)."""
-    if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
 
 
 # -- output ----------------------------------------------------------------------------------

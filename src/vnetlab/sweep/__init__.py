@@ -82,12 +82,6 @@ class SweepResult:
         return self.status == "done"
 
 
-def _plain(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
 
 
 def _set_located(doc: Any, path: tuple[str | int, ...], value: Any) -> None:
@@ -118,7 +112,9 @@ def make_plan(path: str, options: list[str] | tuple[str, ...], *, runs: int, see
         raise PlanError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
     raw = parse_yaml(path)                                   # TopologyError
     spec = load_topology_data(copy.deepcopy(raw), path)      # the file itself must be valid
-    doc = _plain(raw)
+    from vnetlab.topology.load import plain
+
+    doc = plain(raw)
     varies = resolve([parse_vary(o) for o in options], doc)
     for vary in varies:
         if vary.path_text in RESERVED:

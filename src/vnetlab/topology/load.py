@@ -130,6 +130,16 @@ def _count_nodes(data: Any) -> int:
     return count
 
 
+def plain(data: Any) -> Any:
+    """ruamel's commented containers as plain dicts and lists (picklable, for
+    worker processes: the matrix and sweeps)."""
+    if isinstance(data, dict):
+        return {str(k): plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [plain(v) for v in data]
+    return data
+
+
 def parse_yaml(path: str) -> Any:
     """Read and parse; TopologyError (with position) on any failure."""
     try:
