@@ -17,10 +17,12 @@ from vnetlab.devices.bond import Bond
 from vnetlab.devices.bridge import Bridge
 from vnetlab.devices.dhcp import DhcpWorld
 from vnetlab.devices.endpoint import Endpoint, PingSession
-from vnetlab.devices.netdev import LinkedDevice, NetDevice
+from vnetlab.devices.netdev import Link as _Link
+from vnetlab.devices.netdev import LinkedDevice, NetDevice, Tap, VirtioNic
+from vnetlab.devices.qemu import AnnounceParams, Migration, QemuVm
 from vnetlab.devices.switch import Switch
 from vnetlab.devices.team import Team
-from vnetlab.net.addr import Mac, ip4_str, mac_str, parse_mac
+from vnetlab.net.addr import Mac, ip4_str, mac_str, parse_mac, tap_mac
 from vnetlab.net.frame import Frame
 from vnetlab.sim.sim import Sim
 from vnetlab.sim.time import Time, format_duration, format_time
@@ -77,6 +79,9 @@ class Lab:
         self.dhcp = DhcpWorld()                     # DHCP clients, servers, relays (§7)
         self.min_until: Time = 0                    # DHCP clients: their first attempt's end
         self._loops_seen: set[str] = set()
+        self.qemus: dict[str, QemuVm] = {}         # QEMU processes, made on first use
+        self.hotplugged: dict[str, NetDevice] = {}   # taps made by ``migrate`` during the run
+        self.vm_host: dict[str, str] = {name: vm.host for name, vm in spec.vms.items()}
 
     def add_device(self, dev: NetDevice) -> None:
         self.devices[f"{dev.node}:{dev.name}"] = dev
@@ -125,6 +130,44 @@ class Lab:
             seen[step.where] = len(path)
             path.append(step.where)
         return []
+
+    # -- VMs: QEMU, migration (devices/qemu.py) ------------------------------------------
+    def qemu(self, vm: str) -> QemuVm:
+        if vm not in self.qemus:
+            nics = [dev for ref, dev in self.devices.items()
+                    if ref.partition(":")[0] == vm and isinstance(dev, VirtioNic)]
+            self.qemus[vm] = QemuVm(self.sim, vm, nics, self.endpoints[vm])
+        return self.qemus[vm]
+
+    def remove_tap(self, tap: Tap, cause: int) -> None:
+        """libvirt deletes the source tap when QEMU exits: br_del_if (B11b)."""
+        if isinstance(tap.upper, Bridge):
+            tap.upper.remove_port(tap, cause)
+        # ``devices`` stays what the build made (diagrams, captures, ``run:`` names);
+        # the host's own table no longer has the tap, so a later vnetN may reuse the name
+        self.host_devices.get(tap.node, {}).pop(tap.name, None)
+
+    def add_tap(self, nic: VirtioNic, host: str, bridge: str, cause: int) -> Tap:
+        """The destination QEMU's tap: libvirt's lowest free vnetN on ``host``, with
+        the V1 MAC, added to ``bridge`` (V2, V3)."""
+        used = self.host_devices.setdefault(host, {})
+        n = 0
+        while f"vnet{n}" in used:
+            n += 1
+        tap = Tap(self.sim, host, f"vnet{n}", tap_mac(nic.mac))
+        tap.source = nic.source
+        self.hotplugged[f"{host}:{tap.name}"] = tap     # made during the run, not by the build
+        used[tap.name] = tap
+        link = _Link(self.sim, nic, tap, 0)
+        self.links.append(link)
+        br = self.bridges[f"{host}:{bridge}"]
+        tap.mtu = nic.mtu if nic.mtu != 1500 else br.mtu
+        br.add_port(tap)
+        br.mtu_auto_adjust()
+        self.sim.step(br.where, tap.name, Action.LINK, 0,
+                      f"libvirt created {tap.name} for {nic.where} and added it to {br.name}",
+                      "virNetDevTapAttachBridge", "V3", cause=cause)
+        return tap
 
     # -- actions -----------------------------------------------------------------------
     def schedule_actions(self, actions: list[ActionSpec]) -> Time:
@@ -178,6 +221,20 @@ class Lab:
             for name, client in self.dhcp.clients.items():
                 if ref in (name, name.partition(":")[0]):
                     client.start(root, "restarted by the scenario")
+        elif action.announce_self is not None:
+            a = action.announce_self
+            self.qemu(a.vm).qemu_announce_self(
+                AnnounceParams(a.initial, a.max, a.rounds, a.step), root)
+        elif action.migrate is not None:
+            m = action.migrate
+            bridge = m.bridge or next(
+                (d.peer.upper.name for d in self.qemu(m.vm).nics
+                 if d.peer is not None and d.peer.upper is not None), "")
+            ann = m.announce
+            self.vm_host[m.vm] = m.to
+            Migration(self, self.qemu(m.vm), m.to, bridge, m.downtime,
+                      AnnounceParams(ann.initial, ann.max, ann.rounds, ann.step),
+                      m.guest_announce).start(root)
         elif action.set_active_port is not None:
             agg = self.devices[action.set_active_port.device]
             port = next(p for p in agg.ports if p.name == action.set_active_port.port) \
@@ -201,6 +258,15 @@ def describe_action(action: ActionSpec) -> str:
         return f"{action.set_active_port.device} -> {action.set_active_port.port}"
     if action.dhcp is not None:
         return action.dhcp.from_
+    if action.announce_self is not None:
+        a = action.announce_self
+        return (f"{a.vm} rounds {a.rounds} initial {format_duration(a.initial)} "
+                f"max {format_duration(a.max)} step {format_duration(a.step)}")
+    if action.migrate is not None:
+        m = action.migrate
+        return (f"{m.vm} -> {m.to}{':' + m.bridge if m.bridge else ''} downtime "
+                f"{format_duration(m.downtime)} announce rounds {m.announce.rounds}"
+                f"{' + guest announce' if m.guest_announce else ''}")
     value = getattr(action, action.kind.replace("-", "_"))
     return str(value)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 SEEDS = {"000": "team roundrobin under a VM bridge, switch without LAG (seeds/000)",
          "001": "a bridged VM gets no IP: DHCP, firewall, VLAN, MAC conflicts (seeds/001)",
          "002": "which bond modes work under a VM bridge (seeds/002)",
+         "003": "live migration, the VM unreachable afterwards (seeds/003)",
          "004": "bridged VM set-up and no connectivity: STP, MTU, VLAN, DHCP (seeds/004)"}
 
 

@@ -185,6 +185,32 @@ class Bridge(NetDevice):
             self.enable_port(port, 0)                              # B2f
         return port
 
+    def remove_port(self, dev: NetDevice, cause: int = 0) -> None:
+        """br_del_if() -> del_nbp() (B11b): the port is disabled (br_stp_disable_port,
+        dynamic entries flushed, B11a), taken off the port list, then
+        br_fdb_delete_by_port(br, p, 0, 1) deletes every remaining entry of the port,
+        local ones included; the rx_handler is unregistered; afterwards br_del_if
+        recalculates the bridge id and MTU."""
+        port = self.port_of[dev]
+        if port.state is not PortState.DISABLED:
+            self.disable_port(port, cause)
+        self.ports.remove(port)
+        del self.port_of[dev]
+        left = [f"{mac_str(e.mac)} vlan {e.vid}" if e.vid else mac_str(e.mac)
+                for e in self.fdb.entries.values() if e.port is port]
+        self.fdb.delete_port(port)
+        self.sim.step(self.where, port.name, Action.FLUSH, 0,
+                      f"port {port.name} removed from {self.name}: deleted its "
+                      f"{len(left)} remaining entr{'y' if len(left) == 1 else 'ies'} "
+                      f"(local included): {', '.join(left) or 'none'}",
+                      "del_nbp", "B11b", cause=cause, data={"port": port.name, "macs": left})
+        if self.port_carrier_check in dev.carrier_watchers:
+            dev.carrier_watchers.remove(self.port_carrier_check)
+        dev.rx_handler = None                      # netdev_rx_handler_unregister
+        dev.upper = None                           # netdev_upper_dev_unlink
+        self.recalculate_bridge_id()
+        self.mtu_auto_adjust()
+
     def recalculate_bridge_id(self) -> None:
         """br_stp_recalculate_bridge_id(): the lowest port MAC, unless set by the user."""
         if self.mac_set_by_user or not self.ports:

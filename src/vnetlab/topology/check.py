@@ -301,11 +301,32 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
     def touches_tainted(refs: list[str | None]) -> bool:
         return any(ref is not None and ref.partition(":")[0] in tainted for ref in refs)
 
+    vm_at = {name: vm.host for name, vm in spec.vms.items()}   # moved by migrate actions
     for i, action in enumerate(spec.run):
         path = ("run", i)
         kind = action.kind
         if touches_tainted(action_refs(action)):
             continue
+        if action.announce_self is not None and action.announce_self.vm not in spec.vms:
+            err((*path, kind, "vm"), f"'{action.announce_self.vm}' is not a VM")
+        elif action.migrate is not None:
+            m = action.migrate
+            if m.vm not in spec.vms:
+                err((*path, kind, "vm"), f"'{m.vm}' is not a VM")
+            elif m.to not in spec.hosts:
+                err((*path, kind, "to"), f"'{m.to}' is not a host")
+            elif m.to == vm_at[m.vm]:
+                err((*path, kind, "to"), f"'{m.vm}' already runs on {m.to}: libvirt refuses "
+                    "to migrate a guest to the same host")
+            else:
+                for nic in spec.vms[m.vm].interfaces:
+                    name = m.bridge or nic.source
+                    if not isinstance(host_ifaces.get(m.to, {}).get(name), LinuxBridgeInterface):
+                        err((*path, kind, "bridge" if m.bridge else "to"),
+                            f"'{m.to}' has no Linux bridge '{name}' for {m.vm}")
+                        break
+                else:
+                    vm_at[m.vm] = m.to
         if kind in ("ping", "garp", "send"):
             value = getattr(action, kind)
             problem = sender_problem(spec, value.from_)
@@ -470,7 +491,10 @@ def action_refs(action: ActionSpec) -> list[str | None]:
             action.link_down, action.link_up, action.link_fault, action.link_repair,
             action.port_down, action.port_up,
             action.set_active_port.device if action.set_active_port else None,
-            action.dhcp.from_ if action.dhcp else None]
+            action.dhcp.from_ if action.dhcp else None,
+            action.announce_self.vm if action.announce_self else None,
+            action.migrate.vm if action.migrate else None,
+            action.migrate.to if action.migrate else None]
 
 
 def vm_nic(spec: TopologySpec, ref: str) -> bool:

@@ -865,6 +865,35 @@ class SendAction(Model):
     count: Annotated[int, Field(ge=1, le=10_000)] = 1
 
 
+class AnnounceSpec(Model):
+    """QEMU announce parameters (migration parameters ``announce-*`` / QMP
+    ``announce-self`` arguments, semantics V5; defaults DEFAULT_MIGRATE_ANNOUNCE_*)."""
+
+    initial: Duration = 50_000_000
+    max: Duration = 550_000_000
+    rounds: Annotated[int, Field(ge=0, le=1000)] = 5
+    step: Duration = 100_000_000
+
+
+class AnnounceSelfAction(AnnounceSpec):
+    """QMP ``announce-self`` for every NIC of ``vm`` (V5, V6)."""
+
+    vm: str
+
+
+class MigrateAction(Model):
+    """Live (pre-copy) migration of ``vm`` to host ``to``: paused for ``downtime``,
+    its tap leaves the source bridge (B11b) and a new tap joins ``bridge`` on ``to``
+    (V3, V6); RARPs (V4/V5) and, with ``guest-announce``, guest GARPs (V7)."""
+
+    vm: str
+    to: str
+    bridge: str | None = None           # the destination bridge; default: same name as now
+    downtime: Duration = 100_000_000
+    announce: AnnounceSpec = AnnounceSpec()
+    guest_announce: bool = True
+
+
 class SetActivePort(Model):
     device: str                     # "kvm1:team1"
     port: str
@@ -877,7 +906,8 @@ class DhcpAction(Model):
 
 
 ACTION_KEYS = ("ping", "garp", "send", "link-down", "link-up", "link-fault", "link-repair",
-               "port-down", "port-up", "set-active-port", "dhcp", "wait")
+               "port-down", "port-up", "set-active-port", "dhcp", "wait", "announce-self",
+               "migrate")
 
 
 class ActionSpec(Model):
@@ -894,6 +924,8 @@ class ActionSpec(Model):
     set_active_port: SetActivePort | None = None
     dhcp: DhcpAction | None = None
     wait: Duration | None = None
+    announce_self: AnnounceSelfAction | None = None
+    migrate: MigrateAction | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionSpec:
