@@ -176,6 +176,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "outage.head": ("{src} -> {dst}: outage {span}\n  cause: {cause}",
                     "{src} -> {dst}：通信中断，{span}\n  原因：{cause}"),
     "outage.recovery": ("\n  recovery: {recovery}", "\n  恢复：{recovery}"),
+    "explain.stale_entry": (
+        "{where} still forwards by an entry it {note} at {time} (frame uid={uid}); the station "
+        "is no longer behind that port, and {bridge} has no port left for it: a stale entry "
+        "(nothing the station sent since has reached {where} to move it)",
+        "{where} 仍按 {time} 建立的表项转发（{note}，帧 uid={uid}）；该站点已不在那个端口后面，"
+        "{bridge} 也没有可转发的端口：表项已过时（此后该站点发出的帧都没有到达 {where} 来更新它）"),
     "outage.no_explanation": ("no explanation recorded", "没有记录到解释"),
     "outage.trace_off": ("not explained: the run kept no trace (--trace off)",
                          "未解释：本次运行未保留跟踪记录（--trace off）"),
@@ -300,6 +306,7 @@ _REASONS: dict[str, str] = {
     "lag-member-not-bundled": "LAG 成员端口未聚合",
     "port-err-disabled": "端口被 err-disable",
     "port-security-violation": "违反端口安全",
+    "flood-found-no-port": "泛洪无可用端口",
     "vlan-ingress-filtered": "VLAN 入方向过滤",
     "vlan-egress-filtered": "VLAN 出方向过滤",
     "vlan-no-device": "没有对应的 VLAN 设备",
@@ -464,6 +471,8 @@ _PATTERNS: list[tuple[str, str, str]] = [
     ("step", r"not flooded back out of ingress (?P<what_w>port|LAG) (?P<port>%P%)",
      "不从入方向{what_w} {port} 泛洪回去"),
     ("step", r"not flooded to (?P<port>%P%): (?P<why_n>.+)", "不泛洪到 {port}：{why_n}"),
+    ("step", r"unknown unicast (?P<mac>%MAC%) flooded to no port: every port of (?P<dev>%P%) "
+             r"was skipped", "未知单播 {mac} 泛洪后没有任何端口接收：{dev} 的所有端口都被跳过"),
     ("step", r"without a bundled member \(LACP\)", "没有已聚合的成员端口（LACP）"),
     ("step", r"(?P<port>%P%) is (?P<state_w>disabled|blocking|listening|learning)",
      "{port} 处于{state_w}状态"),

@@ -106,3 +106,21 @@ def test_bad_migrate_input_is_reported_with_line(tmp_path: Path) -> None:
     path.write_text(head + "run:\n  - announce-self: {vm: vm1, step: -1ms}\n")
     out = CliRunner().invoke(main, ["run", str(path)])
     assert out.exit_code == 2 and f"{path}:12:" in out.output and "not a duration" in out.output
+
+
+def test_explain_names_the_stale_switch_entry_after_a_migration_without_announce() -> None:
+    """The lost ping ends at the old host's bridge (br_flood found no port) and the
+    explanation blames sw1's entry for vm1 on the old port, learned before the move."""
+    import vnetlab
+    from vnetlab.catalog import case_paths
+    from vnetlab.explain.explain import Explainer
+
+    result = vnetlab.simulate(vnetlab.load_topology(str(case_paths()["migration-no-announce"])))
+    lost = [e for e in Explainer(result).ping("gw1") if e.decisive is not None]
+    assert lost, "the case loses pings"
+    answer = lost[0]
+    assert answer.decisive is not None and answer.decisive.reason == "flood-found-no-port"
+    assert answer.decisive.where == "kvm1/br0"
+    assert answer.cause_step is not None and answer.cause_step.where == "sw1"
+    assert answer.cause_step.data["port"] == "ge1" and answer.cause_step.time < answer.decisive.time
+    assert "stale entry" in answer.summary[0]

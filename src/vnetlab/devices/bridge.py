@@ -504,6 +504,7 @@ class Bridge(NetDevice):
                              frame.uid, f"flooding {kind} {mac_str(dst)}", "br_flood", "B12",
                              cause=cause)
         vid = frame.vlan
+        sent = 0
         for port in self.ports:
             why = self.should_deliver(port, ingress, vid)
             if why is not None:
@@ -522,7 +523,15 @@ class Bridge(NetDevice):
                              f"not flooded to {port.name}: {flag} off", "br_flood", "B15",
                              cause=cause)
                 continue
+            sent += 1
             self.forward_copy(port, frame, ingress, cause, hops)
+        if not sent and not multicast:
+            # br_flood() found no port and the frame is not also passed up (unknown
+            # unicast): "if (!local_rcv) kfree_skb(skb)", the copy ends here
+            self.drop(frame, cause, DropReason.FLOOD_NO_PORT,
+                      f"unknown unicast {mac_str(dst)} flooded to no port: every port of "
+                      f"{self.name} was skipped", "br_flood", "B12",
+                      port=ingress.name if ingress else self.name)
 
     # -- MTU (MTU1, MTU3) and br_netfilter (B22-B24) --------------------------------
     mtu_set_by_user = False                 # BROPT_MTU_SET_BY_USER: ``mtu:`` on the bridge

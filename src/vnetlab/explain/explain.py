@@ -81,7 +81,16 @@ class Explainer:
         drops = [s for s in steps if s.action is Action.DROP]
         real = [s for s in drops if s.reason not in SYMPTOMS]
         if real:
-            return real[0]
+            first = real[0]
+            if first.reason is DropReason.FLOOD_NO_PORT:
+                # a flood that reached nobody: a port it skipped for a reason of its
+                # own (down, blocking, another VLAN) says more than "no port"
+                why = next((s for s in steps if s.action is Action.SKIP and s.cause == first.cause
+                            and s.reason is not None and s.reason is not DropReason.SAME_PORT),
+                           None)
+                if why is not None:
+                    return why
+            return first
         for symptom in drops:
             if symptom.reason is DropReason.NEIGH_FAILED and symptom.ref and depth < 3:
                 failed = self.trace.get(symptom.ref)
@@ -218,14 +227,22 @@ class Explainer:
         explanation = Explanation(question, verdict, decisive, self.trace.chain(decisive.id))
         cause = self.trace.get(decisive.ref)
         if (cause is None or cause.action not in (Action.LEARN, Action.MOVE)) \
-                and decisive.reason is DropReason.NO_ROUTE:
+                and decisive.reason in (DropReason.NO_ROUTE, DropReason.FLOOD_NO_PORT):
             # the frame reached a host that does not own its address (two stations with
-            # one MAC): the forwarding decision that sent it there is the root cause
+            # one MAC), or a bridge that no longer has the station (a VM migrated away
+            # while a switch still points at this host): the forwarding decision that
+            # sent it there, and the entry it used, are the root cause
             cause = next((c for s in reversed(explanation.path)
                           if (c := self.trace.get(s.ref)) is not None
                           and c.action in (Action.LEARN, Action.MOVE)), None)
         if cause is not None and cause.action in (Action.LEARN, Action.MOVE):
             self._root_cause(explanation, cause)
+            if decisive.reason is DropReason.FLOOD_NO_PORT:
+                # the entry is stale, not poisoned: say so instead of a flood-back story
+                explanation.summary = [t("explain.stale_entry", self.lang, where=cause.where,
+                                         note=note(cause.note, self.lang),
+                                         time=format_time(cause.time), uid=cause.uid,
+                                         bridge=decisive.where)]
         elif decisive.reason in (DropReason.PORT_STATE, DropReason.NO_CARRIER) and decisive.port:
             # a port that does not forward: the last state change of the device behind
             # it (a team whose runner enabled no port, a bond without a slave...)

@@ -62,6 +62,7 @@ class DropReason(StrEnum):
     PORT_SUSPENDED = "lag-member-not-bundled"      # LACP waiting / suspend-individual (S4, S5)
     ERR_DISABLED = "port-err-disabled"             # mac-flap / port-security shutdown (S6, S7)
     PORT_SECURITY = "port-security-violation"      # restrict / protect / shutdown (S7)
+    FLOOD_NO_PORT = "flood-found-no-port"          # br_flood: no port took an unknown unicast
     # VLANs (B17, S1, docs/models/vlan.md)
     VLAN_INGRESS = "vlan-ingress-filtered"         # br_allowed_ingress / switch ingress rules
     VLAN_EGRESS = "vlan-egress-filtered"           # br_allowed_egress / switch egress member set
