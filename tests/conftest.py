@@ -60,3 +60,20 @@ vms:
 def three_vms(run_lines: str, ageing: int = 300) -> str:
     return THREE_VMS.format(ageing=ageing) + "run:\n" + textwrap.indent(
         textwrap.dedent(run_lines), "  ")
+
+
+# Two switches cabled twice (a loop) and a router that sends one GARP into it.
+LOOP = """\
+switches:
+  sw1: {ports: [a, b, h]}
+  sw2: {ports: [a, b]}
+routers:
+  r1: {interfaces: [{name: eth0, mac-address: 02:00:00:00:01:01, ipv4: 10.0.0.1/24}]}
+links:
+  - endpoints: [sw1:a, sw2:a]
+  - endpoints: [sw1:b, sw2:b]
+  - endpoints: [r1:eth0, sw1:h]
+run:
+  - at: 1s
+    garp: {from: r1}
+"""

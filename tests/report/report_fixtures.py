@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import vnetlab
+from conftest import LOOP  # noqa: F401  (re-exported for the report tests)
 from vnetlab.catalog import case_paths
 from vnetlab.lab import RunResult
 
@@ -57,20 +58,6 @@ expect:
     because: "it <script>alert(3)</script> should"
 """
 
-LOOP = """\
-switches:
-  sw1: {ports: [a, b, h]}
-  sw2: {ports: [a, b]}
-routers:
-  r1: {interfaces: [{name: eth0, mac-address: 02:00:00:00:01:01, ipv4: 10.0.0.1/24}]}
-links:
-  - endpoints: [sw1:a, sw2:a]
-  - endpoints: [sw1:b, sw2:b]
-  - endpoints: [r1:eth0, sw1:h]
-run:
-  - at: 1s
-    garp: {from: r1}
-"""
 
 
 def run_case(name: str, seed: int = 0) -> RunResult:

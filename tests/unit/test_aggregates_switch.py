@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import vnetlab
+from conftest import LOOP
 
 CATALOG = Path(vnetlab.__file__).parent / "catalog"
 
@@ -68,20 +69,6 @@ def test_switch_flushes_a_port_that_goes_down(run) -> None:
     assert "00:1b:21:0a:0b:01" not in result.fdb("sw1")
 
 
-LOOP = """
-switches:
-  sw1: {ports: [a, b, h]}
-  sw2: {ports: [a, b]}
-routers:
-  r1: {interfaces: [{name: eth0, mac-address: 02:00:00:00:01:01, ipv4: 10.0.0.1/24}]}
-links:
-  - endpoints: [sw1:a, sw2:a]
-  - endpoints: [sw1:b, sw2:b]
-  - endpoints: [r1:eth0, sw1:h]
-run:
-  - at: 1s
-    garp: {from: r1}
-"""
 
 
 def test_storm_guard_drops_looping_copies_and_reports_the_loop(run) -> None:
