@@ -53,6 +53,27 @@ def test_paths_select_keys_list_items_by_name_and_by_index() -> None:
         "vms", "vm1", "boot-delay")
 
 
+def test_a_path_not_from_the_top_names_every_place_it_ends() -> None:
+    doc = copy.deepcopy(DOC)
+    doc["run"].append({"at": "2s", "migrate": {"vm": "vm1", "announce": {"rounds": 5}}})
+    doc["openstack"] = {"agent": {"bind-delay": "1s"}}
+    doc["hosts"]["kvm2"] = copy.deepcopy(doc["hosts"]["kvm1"])
+    rounds, bind, delay, count = resolve([parse_vary("announce.rounds=[1, 10]"),
+                                          parse_vary("agent.bind_delay=uniform(0ms,3s)"),
+                                          parse_vary("stp.forward_delay=[2]"),
+                                          parse_vary("ping.count=[7]")], doc)
+    assert rounds.paths == (("run", 1, "migrate", "announce", "rounds"),)
+    assert bind.paths == (("openstack", "agent", "bind-delay"),)       # _ read as -
+    assert delay.paths == tuple(("hosts", h, "interfaces", 1, "bridge", "options", "stp",
+                                 "forward-delay") for h in ("kvm1", "kvm2"))  # both hosts
+    out = patched(doc, [(p, v.grid[0].doc) for v in (rounds, delay) for p in v.paths])
+    assert [out["hosts"][h]["interfaces"][1]["bridge"]["options"]["stp"]["forward-delay"]
+            for h in ("kvm1", "kvm2")] == [2, 2]
+    assert count.paths == (("run", 0, "ping", "count"),)
+    with pytest.raises(VaryError, match="nor the end of any path"):
+        resolve([parse_vary("agent.nothing.here=[1]")], doc)
+
+
 @pytest.mark.parametrize(("option", "words"), [
     ("vms.vm9.boot-delay=[1s]", "no key 'vm9' in vms (keys: vm1)"),
     ("hosts.kvm1.interfaces[br9].mtu=[1500]", "no item named 'br9' in hosts.kvm1.interfaces "
@@ -164,7 +185,7 @@ def test_patching_copies_only_the_way_to_each_value() -> None:
     doc = copy.deepcopy(DOC)
     before = json.dumps(doc, sort_keys=True)
     varies = resolve([parse_vary(f"{FD}=[20]"), parse_vary("vms.vm1.boot-delay=[3s]")], doc)
-    out = patched(doc, [(v.path, v.grid[0].doc) for v in varies])
+    out = patched(doc, [(p, v.grid[0].doc) for v in varies for p in v.paths])
     assert json.dumps(doc, sort_keys=True) == before          # untouched
     assert out["hosts"]["kvm1"]["interfaces"][1]["bridge"]["options"]["stp"]["forward-delay"] == 20
     assert out["vms"]["vm1"]["boot-delay"] == "3s"

@@ -117,7 +117,7 @@ def draw(ctx: SweepContext, combination: int, run: int
     params: dict[str, Any] = {}
     for vary in ctx.varies:
         value = next(grid) if vary.dist is None else vary.dist.draw(rng)
-        assignments.append((vary.path, value.doc))
+        assignments.extend((path, value.doc) for path in vary.paths)
         params[vary.path_text] = value.record
     return assignments, params, rng.getrandbits(32)
 

@@ -1,10 +1,16 @@
 """``--vary PATH=SPEC``: what a sweep changes in the topology document, and how.
 
-PATH is a dotted path into the YAML document as written (kebab-case keys); a list
-item is chosen by index or by its ``name``: ``vms.vm1.boot-delay``,
+PATH is a dotted path into the YAML document as written (kebab-case keys; ``_`` is read
+as ``-``); a list item is chosen by index or by its ``name``: ``vms.vm1.boot-delay``,
 ``hosts.kvm1.interfaces[br0].bridge.options.stp.forward-delay``, ``run[3].at``.
 Every step must exist in the file except the last key of a mapping, which is added
 (``boot-delay`` on a VM that relies on the default).
+
+A PATH whose first key is not a top-level key of the document is a *suffix*: it names
+every place in the document whose path ends that way, and all of them take the value
+(``announce.rounds`` is ``run[4].migrate.announce.rounds``; ``agent.bind-delay`` is
+``openstack.agent.bind-delay``). Every step of a suffix must exist in the document but
+its last key, when it has two or more steps.
 
 SPEC is either a grid axis, a YAML flow list (``[1, 3, 5]``, ``[0s, 2s]``,
 ``[active-backup, balance-xor]``): one combination per value, the cartesian product
@@ -323,7 +329,7 @@ class Vary:
     parts: tuple[Part, ...]
     grid: tuple[Value, ...] = ()
     dist: Distribution | None = None
-    path: tuple[str | int, ...] = field(default=())     # resolved against the document
+    paths: tuple[tuple[str | int, ...], ...] = field(default=())   # resolved: one or more
 
     @property
     def is_grid(self) -> bool:
@@ -355,21 +361,102 @@ def parse_vary(option: str) -> Vary:
     return Vary(option, path_text, parts, dist=parse_distribution(option, spec))
 
 
+def _kebab(parts: tuple[Part, ...]) -> tuple[Part, ...]:
+    return tuple(p.replace("_", "-") if isinstance(p, str) else p for p in parts)
+
+
+def _matches_here(parts: tuple[Part, ...], node: Any) -> bool:
+    """Whether ``parts`` can be followed from ``node``: every step present, but the last
+    key of a mapping when there are at least two steps (it is then added)."""
+    for position, part in enumerate(parts):
+        if isinstance(part, str):
+            if not isinstance(node, dict):
+                return False
+            if part not in node:
+                return position == len(parts) - 1 and position > 0
+            node = node[part]
+        elif isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                return False
+            node = node[part]
+        else:
+            if not isinstance(node, list):
+                return False
+            named = [i for i in node if isinstance(i, dict) and str(i.get("name")) == part.name]
+            if len(named) != 1:
+                return False
+            node = named[0]
+    return True
+
+
+def find_suffix(parts: tuple[Part, ...], doc: Any) -> list[tuple[Part, ...]]:
+    """Every full path of ``doc`` (as parts, in document order) that ends with ``parts``."""
+    found: list[tuple[Part, ...]] = []
+
+    def walk(node: Any, prefix: tuple[Part, ...]) -> None:
+        if _matches_here(parts, node):
+            found.append(prefix + parts)
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(child, dict | list):
+                    walk(child, (*prefix, str(key)))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                if isinstance(child, dict | list):
+                    walk(child, (*prefix, index))
+
+    if isinstance(doc, dict):
+        for key, child in doc.items():
+            if isinstance(child, dict | list):
+                walk(child, (str(key),))
+    return found
+
+
+def _full_parts(vary: Vary, doc: Any) -> list[tuple[Part, ...]]:
+    """The option's path as one or more full paths: as written when its first key is a
+    top-level key of ``doc`` (or is not a key at all), else every place it is a suffix of."""
+    parts = vary.parts
+    if not parts or not isinstance(parts[0], str) or not isinstance(doc, dict):
+        return [parts]
+    if parts[0] in doc:
+        return [parts]
+    kebab = _kebab(parts)
+    if kebab[0] in doc:
+        return [kebab]
+    for candidate in (kebab, parts):
+        found = find_suffix(candidate, doc)
+        if found:
+            return found
+    keys = ", ".join(str(k) for k in doc) or "none"
+    raise VaryError(vary.option, f"'{vary.path_text}' is neither a path from the top (keys: "
+                                 f"{keys}) nor the end of any path in the document")
+
+
 def resolve(varies: list[Vary], doc: Any) -> list[Vary]:
-    """Each option's path resolved against ``doc``; two options may not name one value."""
+    """Each option's path(s) resolved against ``doc``; two options may not name one value."""
     out: list[Vary] = []
     seen: dict[tuple[str | int, ...], str] = {}
     for vary in varies:
-        path = resolve_path(vary.option, vary.parts, doc)
-        if path in seen:
-            raise VaryError(vary.option, f"names the same value as --vary '{seen[path]}'")
-        for other, option in seen.items():
-            shorter, longer = sorted((other, path), key=len)
-            if longer[:len(shorter)] == shorter:
-                raise VaryError(vary.option, f"overlaps --vary '{option}' (one path is inside "
-                                             "the other)")
-        seen[path] = vary.option
-        out.append(Vary(vary.option, vary.path_text, vary.parts, vary.grid, vary.dist, path))
+        paths = []
+        for parts in _full_parts(vary, doc):
+            try:
+                path = resolve_path(vary.option, parts, doc)
+            except VaryError:
+                kebab = _kebab(parts)
+                if kebab == parts:
+                    raise
+                path = resolve_path(vary.option, kebab, doc)
+            if path in seen:
+                raise VaryError(vary.option, f"names the same value as --vary '{seen[path]}'")
+            for other, option in seen.items():
+                shorter, longer = sorted((other, path), key=len)
+                if longer[:len(shorter)] == shorter:
+                    raise VaryError(vary.option, f"overlaps --vary '{option}' (one path is "
+                                                 "inside the other)")
+            seen[path] = vary.option
+            paths.append(path)
+        out.append(Vary(vary.option, vary.path_text, vary.parts, vary.grid, vary.dist,
+                        tuple(paths)))
     return out
 
 
