@@ -284,10 +284,16 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    from vnetlab.explain.migration import migration_stories
+
+    stories = migration_stories(result) if not (frame_uid or dhcp_node or mac) else []
     if as_json:
         _emit_json({"name": result.spec.name, "ok": result.all_expectations_hold,
+                    "migrations": [s.to_json() for s in stories],
                     "explanations": [a.to_json() for a in answers]})
     else:
+        for story in stories:                   # the timeline first: the answers refer to it
+            click.echo("\n".join(story.lines(language)) + "\n")
         if not answers:
             click.echo(t("cli.nothing", language, name=result.spec.name))
         for answer in answers:

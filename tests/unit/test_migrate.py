@@ -124,3 +124,23 @@ def test_explain_names_the_stale_switch_entry_after_a_migration_without_announce
     assert answer.cause_step is not None and answer.cause_step.where == "sw1"
     assert answer.cause_step.data["port"] == "ge1" and answer.cause_step.time < answer.decisive.time
     assert "stale entry" in answer.summary[0]
+
+
+def test_the_story_tells_the_timeline_and_each_announcements_fate() -> None:
+    from vnetlab.explain.migration import migration_stories
+
+    (story,) = migration_stories(run("migration-linux-bridge"))
+    assert story.vm == "vm1" and story.start == MIGRATE_AT
+    assert [s.fn for s in story.timeline][:2] == ["migration_completion",
+                                                  "virNetDevTapAttachBridge"]
+    expected = formula_times(AnnounceParams(), RESUME)
+    rarps = [a for a in story.announcements if a.kind == "RARP"]
+    assert [a.time for a in rarps] == expected
+    assert "sw1 ge2" in rarps[0].taught                 # the first RARP moved sw1's entry
+    assert all(a.refreshed == ["sw1"] and not a.taught for a in rarps[1:])
+    text = "\n".join(story.lines())
+    assert "+100ms  RARP" in text and "10 of 10 announcement(s)" in text
+
+    (silent,) = migration_stories(run("migration-no-announce"))
+    assert silent.announcements == []
+    assert "no announcement was sent" in "\n".join(silent.lines())

@@ -243,10 +243,15 @@ class Migration:
         """The destination: taps join ``bridge`` (V3), process_incoming_migration_bh
         sends the RARPs at once (V6, V5), the guest resumes; with GUEST_ANNOUNCE
         its GARPs follow on the virtual clock (V7)."""
+        for nic in self.qemu.nics:
+            self.lab.add_tap(nic, self.to, self.bridge, self.cause)
+        self.resume_on_destination()
+
+    def resume_on_destination(self) -> None:
+        """process_incoming_migration_bh: the RARPs at once (V6, V5), the guest runs,
+        its GUEST_ANNOUNCE timers start (V7)."""
         sim = self.qemu.sim
         qemu = self.qemu
-        for nic in qemu.nics:
-            self.lab.add_tap(nic, self.to, self.bridge, self.cause)
         qemu.guest_announce = self.guest_announce
         qemu.virtio_net_post_load_device(self.params)        # during the device-state load
         step = sim.step(qemu.name, "", Action.NOTE, 0,

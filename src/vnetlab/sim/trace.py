@@ -63,6 +63,7 @@ class DropReason(StrEnum):
     ERR_DISABLED = "port-err-disabled"             # mac-flap / port-security shutdown (S6, S7)
     PORT_SECURITY = "port-security-violation"      # restrict / protect / shutdown (S7)
     FLOOD_NO_PORT = "flood-found-no-port"          # br_flood: no port took an unknown unicast
+    VM_NOT_RUNNING = "vm-not-running"              # incoming migration: QEMU delivers nothing
     # VLANs (B17, S1, docs/models/vlan.md)
     VLAN_INGRESS = "vlan-ingress-filtered"         # br_allowed_ingress / switch ingress rules
     VLAN_EGRESS = "vlan-egress-filtered"           # br_allowed_egress / switch egress member set
