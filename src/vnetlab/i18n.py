@@ -261,6 +261,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "migration.died": ("dropped at {where} ({reason}): {note} [{rule}]",
                        "在 {where} 被丢弃（{reason}）：{note} [{rule}]"),
     "migration.lost": ("reached no switch", "没有到达任何交换机"),
+    "migration.taught_local": ("taught {tables} but reached no switch; its last step: "
+                               "{where}: {note}",
+                               "更新了 {tables}，但没有到达任何交换机；最后一步：{where}：{note}"),
+    "migration.ended": ("reached no switch; its last step: {where}: {note}",
+                        "没有到达任何交换机；最后一步：{where}：{note}"),
     "migration.no_announce": ("  no announcement was sent (announce rounds 0, no GUEST_ANNOUNCE)",
                               "  没有发出任何通告（announce rounds 为 0，且没有 GUEST_ANNOUNCE）"),
     "migration.summary": ("  {useful} of {total} announcement(s) reached the physical network",
@@ -488,6 +493,44 @@ _PATTERNS: list[tuple[str, str, str]] = [
     ("step", r"not flooded back out of ingress (?P<what_w>port|LAG) (?P<port>%P%)",
      "不从入方向{what_w} {port} 泛洪回去"),
     ("step", r"not flooded to (?P<port>%P%): (?P<why_n>.+)", "不泛洪到 {port}：{why_n}"),
+    # live migration, QEMU announce, OpenStack wiring (V3-V7, O1-O7)
+    ("step", r"announce round (?P<n>\d+) of (?P<total>\d+)", "通告第 {n} 轮（共 {total} 轮）"),
+    ("step", r"QEMU sent RARP announce for (?P<mac>%MAC%) into the tap of (?P<nic>%P%)",
+     "QEMU 把 {mac} 的 RARP 通告写入 {nic} 的 tap"),
+    ("step", r"VIRTIO_NET_S_ANNOUNCE: guest asked to announce \(round (?P<n>\d+) of "
+             r"(?P<total>\d+)\)", "VIRTIO_NET_S_ANNOUNCE：请求客户机发通告（第 {n} 轮，共 {total} 轮）"),
+    ("step", r"announce: (?P<rounds>\d+) round\(s\), initial (?P<initial>%D%), step (?P<step>%D%), "
+             r"max (?P<max>%D%) \(QEMU_CLOCK_REALTIME\)",
+     "通告：{rounds} 轮，initial {initial}，step {step}，max {max}（QEMU_CLOCK_REALTIME）"),
+    ("step", r"(?P<vm>%P%) paused for migration to (?P<host>%P%) \(downtime (?P<d>%D%)\)",
+     "{vm} 为迁移到 {host} 而暂停（停机时间 {d}）"),
+    ("step", r"incoming migration of (?P<vm>%P%) on (?P<host>%P%) complete",
+     "{vm} 在 {host} 上的迁入完成"),
+    ("step", r"(?P<vm>%P%) resumed on (?P<host>%P%)", "{vm} 在 {host} 上恢复运行"),
+    ("step", r"nova live-migration of (?P<vm>%P%) to (?P<host>%P%): pre_live_migration plugs its "
+             r"VIFs there", "nova 把 {vm} 热迁移到 {host}：pre_live_migration 在那里插入它的 VIF"),
+    ("step", r"memory transfer of (?P<vm>%P%) to (?P<host>%P%) \((?P<d>%D%) before the final "
+             r"pause\)", "{vm} 的内存传输到 {host}（最后暂停之前 {d}）"),
+    ("step", r"post-live-migration: the binding of (?P<vm>%P%)'s ports on (?P<host>%P%) is "
+             r"activated in (?P<d>%D%)", "post-live-migration：{vm} 在 {host} 上的端口绑定将在 {d} 后激活"),
+    ("step", r"binding of (?P<vm>%P%)'s ports on (?P<host>%P%) activated",
+     "{vm} 在 {host} 上的端口绑定已激活"),
+    ("step", r"port (?P<port>%P%) of (?P<vm>%P%) seen; wired in (?P<d>%D%) \(bind-delay\)",
+     "发现 {vm} 的端口 {port}；将在 {d} 后完成接线（bind-delay）"),
+    ("step", r"waiting for network-vif-plugged from (?P<host>%P%) \(at most (?P<d>%D%)\)",
+     "等待 {host} 发来 network-vif-plugged（最多 {d}）"),
+    ("step", r"network-vif-plugged received from (?P<host>%P%)", "收到 {host} 发来的 network-vif-plugged"),
+    ("step", r"libvirt added (?P<tap>%P%) of (?P<vm>%P%) to (?P<br>%P%); (?P<net>%P%)'s VLAN "
+             r"interface is the agent's to add",
+     "libvirt 把 {vm} 的 {tap} 加入 {br}；{net} 的 VLAN 接口要由 agent 添加"),
+    ("step", r"libvirt added (?P<tap>%P%) of (?P<vm>%P%) to (?P<br>%P%)",
+     "libvirt 把 {vm} 的 {tap} 加入 {br}"),
+    ("step", r"add_tap_interface: (?P<tap>%P%) of (?P<vm>%P%) added to (?P<br>%P%)",
+     "add_tap_interface：{vm} 的 {tap} 已加入 {br}"),
+    ("step", r"(?P<br>%P%) created for network (?P<net>%P%)", "为网络 {net} 创建了 {br}"),
+    ("step", r"(?P<dev>%P%) created and added to (?P<br>%P%): network (?P<net>%P%) reaches "
+             r"(?P<phys>%P%) on VLAN (?P<vid>\d+)",
+     "创建 {dev} 并加入 {br}：网络 {net} 经 VLAN {vid} 到达 {phys}"),
     ("step", r"unknown unicast (?P<mac>%MAC%) flooded to no port: every port of (?P<dev>%P%) "
              r"was skipped", "未知单播 {mac} 泛洪后没有任何端口接收：{dev} 的所有端口都被跳过"),
     ("step", r"without a bundled member \(LACP\)", "没有已聚合的成员端口（LACP）"),

@@ -81,6 +81,7 @@ class Lab:
         self._loops_seen: set[str] = set()
         self.qemus: dict[str, QemuVm] = {}         # QEMU processes, made on first use
         self.hotplugged: dict[str, NetDevice] = {}   # taps made by ``migrate`` during the run
+        self.openstack: Any = None                  # devices/openstack.OpenStackCloud
         self.vm_host: dict[str, str] = {name: vm.host for name, vm in spec.vms.items()}
 
     def add_device(self, dev: NetDevice) -> None:
@@ -227,14 +228,26 @@ class Lab:
                 AnnounceParams(a.initial, a.max, a.rounds, a.step), root)
         elif action.migrate is not None:
             m = action.migrate
+            ann = m.announce
+            params = AnnounceParams(ann.initial, ann.max, ann.rounds, ann.step)
+            if self.openstack is not None and m.vm in self.openstack.vifs:
+                from vnetlab.devices.openstack import NovaLiveMigration
+
+                self.vm_host[m.vm] = m.to
+                NovaLiveMigration(self, self.openstack, self.qemu(m.vm), m.to, m.downtime,
+                                  params, m.guest_announce, m.transfer,
+                                  m.activation_delay).start(root)
+                return
             bridge = m.bridge or next(
                 (d.peer.upper.name for d in self.qemu(m.vm).nics
                  if d.peer is not None and d.peer.upper is not None), "")
-            ann = m.announce
             self.vm_host[m.vm] = m.to
-            Migration(self, self.qemu(m.vm), m.to, bridge, m.downtime,
-                      AnnounceParams(ann.initial, ann.max, ann.rounds, ann.step),
-                      m.guest_announce).start(root)
+            migration = Migration(self, self.qemu(m.vm), m.to, bridge, m.downtime, params,
+                                  m.guest_announce)
+            if m.transfer:                  # pre-copy: the guest runs on until the pause
+                sim.schedule(m.transfer, migration.start, root)
+            else:
+                migration.start(root)
         elif action.set_active_port is not None:
             agg = self.devices[action.set_active_port.device]
             port = next(p for p in agg.ports if p.name == action.set_active_port.port) \

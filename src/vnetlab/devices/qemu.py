@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from vnetlab.devices.netdev import Tap, VirtioNic
+from vnetlab.devices.netdev import Link, Tap, VirtioNic
 from vnetlab.net.addr import mac_str
 from vnetlab.net.frame import Frame, gratuitous_arp, rarp_announce
 from vnetlab.sim.time import MS, Time, format_duration
@@ -266,6 +266,8 @@ class Migration:
 
 class MigrationLab(Protocol):
     """What a migration needs from the lab (``Lab``)."""
+
+    links: list[Link]
 
     def remove_tap(self, tap: Tap, cause: int) -> None: ...
 

@@ -34,6 +34,30 @@ class Announcement:
     taught: list[str]           # "sw1 ge2" for each table that learned or moved the MAC
     refreshed: list[str]        # switches it reached that already had the MAC right
     died: Step | None           # the first drop when it reached no switch
+    last: Step | None = None    # where it ended when it reached no switch and no drop
+
+    @property
+    def reached_switch(self) -> bool:
+        return bool(self.refreshed) or any("/" not in where.split()[0]
+                                           for where in self.taught)
+
+    def fate(self, lang: str = "en") -> str:
+        if self.taught and self.reached_switch:
+            return t("migration.taught", lang, tables=", ".join(self.taught))
+        if self.taught:
+            return t("migration.taught_local", lang, tables=", ".join(self.taught),
+                     where=self.last.where if self.last else "",
+                     note=note(self.last.note, lang) if self.last else "")
+        if self.refreshed:
+            return t("migration.refreshed", lang, tables=", ".join(self.refreshed))
+        if self.died is not None:
+            return t("migration.died", lang, where=self.died.where,
+                     reason=reason(self.died.reason, lang) if self.died.reason else "",
+                     note=note(self.died.note, lang), rule=self.died.rule or self.died.fn)
+        if self.last is not None:
+            return t("migration.ended", lang, where=self.last.where,
+                     note=note(self.last.note, lang))
+        return t("migration.lost", lang)
 
     def to_json(self) -> dict[str, Any]:
         return {"time_ns": self.time, "kind": self.kind, "uid": self.uid,
@@ -52,27 +76,23 @@ class MigrationStory:
     announcements: list[Announcement]
 
     def lines(self, lang: str = "en") -> list[str]:
-        out = [t("migration.head", lang, vm=self.vm, time=format_time(self.start))]
+        """The timeline and the announcements, in time order."""
+        events: list[tuple[Time, int, str]] = []
         for step in self.timeline:
-            out.append(t("migration.event", lang, offset=_offset(step.time - self.start),
-                         where=step.where, note=note(step.note, lang), fn=step.fn,
-                         rule=step.rule))
+            events.append((step.time, 0, t("migration.event", lang,
+                                            offset=_offset(step.time - self.start),
+                                            where=step.where, note=note(step.note, lang),
+                                            fn=step.fn, rule=step.rule)))
+        for a in self.announcements:
+            events.append((a.time, 1, t("migration.announce", lang,
+                                        offset=_offset(a.time - self.start), kind=a.kind,
+                                        uid=a.uid, fate=a.fate(lang))))
+        events.sort(key=lambda e: (e[0], e[1]))
+        out = [t("migration.head", lang, vm=self.vm, time=format_time(self.start))]
+        out += [text for _, _, text in events]
         if not self.announcements:
             out.append(t("migration.no_announce", lang))
-        for a in self.announcements:
-            if a.taught:
-                fate = t("migration.taught", lang, tables=", ".join(a.taught))
-            elif a.refreshed:
-                fate = t("migration.refreshed", lang, tables=", ".join(a.refreshed))
-            elif a.died is not None:
-                fate = t("migration.died", lang, where=a.died.where,
-                         reason=reason(a.died.reason, lang) if a.died.reason else "",
-                         note=note(a.died.note, lang), rule=a.died.rule or a.died.fn)
-            else:
-                fate = t("migration.lost", lang)
-            out.append(t("migration.announce", lang, offset=_offset(a.time - self.start),
-                         kind=a.kind, uid=a.uid, fate=fate))
-        useful = sum(1 for a in self.announcements if a.taught or a.refreshed)
+        useful = sum(1 for a in self.announcements if a.reached_switch)
         out.append(t("migration.summary", lang, useful=useful, total=len(self.announcements)))
         return out
 
@@ -132,6 +152,9 @@ def _announcements(result: RunResult, steps: list[Step], macs: set[int]) -> list
                             if s.action is Action.RECEIVE
                             and s.where.partition("/")[0] in switches})
         died = next((s for s in frame_steps if s.action is Action.DROP), None)
+        reached = bool(refreshed) or any(where in switches for where in
+                                         (x.split()[0] for x in taught))
         out.append(Announcement(step.time, kind, step.uid, taught, refreshed,
-                                None if taught or refreshed else died))
+                                None if reached else died,
+                                frame_steps[-1] if frame_steps else None))
     return out

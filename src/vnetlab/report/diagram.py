@@ -191,6 +191,40 @@ def topology_name(result: RunResult) -> str:
     return "topology"
 
 
+def _add_built_devices(graph: Graph, result: RunResult, lang: str) -> None:
+    """Host devices the build made that the file does not name (OpenStack's os-vif and
+    agents: qbr/qvb/qvo, brq, PHYS.SEG, taps; devices/openstack.py), with their bridge
+    ports, VLAN lowers and veth links."""
+    from vnetlab.devices.bridge import Bridge
+    from vnetlab.devices.netdev import Tap
+    from vnetlab.devices.vlan import VlanDevice
+
+    lab = result.lab
+    extra = [dev for dev in lab.devices.values()
+             if dev.node in result.spec.hosts and dev.where not in graph.by_where]
+    for dev in extra:
+        cluster = graph.clusters[graph.cluster_by_name[dev.node]]
+        if isinstance(dev, Tap):
+            kind, detail, height = "tap", t("diagram.kind.tap", lang), 3
+        elif isinstance(dev, VlanDevice):
+            kind, detail, height = "vlan", t("diagram.kind.vlan", lang, vid=dev.vid), 1
+        elif isinstance(dev, Bridge):
+            kind, detail, height = "bridge", t("diagram.kind.bridge", lang), 2
+        else:
+            kind, detail, height = "nic", t("diagram.kind.nic", lang), 1
+        graph.add_node(cluster, dev.name, kind, detail, height)
+    for dev in extra:
+        if isinstance(dev, Bridge):
+            for port in dev.ports:
+                graph.add_edge(dev.where, port.dev.where, "port")
+        elif isinstance(dev, VlanDevice):
+            graph.add_edge(dev.where, dev.lower.where, "vlan")
+    for link in lab.links:
+        if (link.a in extra or link.b in extra) and link.a.node in result.spec.hosts \
+                and link.b.node in result.spec.hosts:
+            graph.add_edge(link.a.where, link.b.where, "link")
+
+
 def build_graph(result: RunResult, lang: str = "en") -> Graph:
     """The devices of ``result``'s topology as clusters, nodes and edges (no problems yet)."""
     from vnetlab.topology.check import tap_names
@@ -208,7 +242,8 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
     vm_taps: dict[str, list[tuple[str, str]]] = {}      # host -> [(tap, bridge)]
     for vm_name, vm in spec.vms.items():
         for index, nic in enumerate(vm.interfaces):
-            vm_taps.setdefault(vm.host, []).append((taps[(vm_name, index)], nic.source))
+            if nic.network is None:         # a Neutron port's tap is the cloud's (below)
+                vm_taps.setdefault(vm.host, []).append((taps[(vm_name, index)], nic.source))
 
     # -- hosts: the stack, rows by height ------------------------------------------------
     for host_name, host in spec.hosts.items():
@@ -275,12 +310,16 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
         for tap, bridge in vm_taps.get(host_name, []):
             graph.add_edge(f"{host_name}/{bridge}", f"{host_name}/{tap}", "port")
 
+    _add_built_devices(graph, result, lang)
+
     # -- VMs -------------------------------------------------------------------------------
+    built_taps = lab.openstack.built_taps if lab.openstack is not None else {}
     for vm_name, vm in spec.vms.items():
         cluster = graph.add_cluster("vm", vm_name)
         for index, _nic in enumerate(vm.interfaces):
             graph.add_node(cluster, f"eth{index}", "vnic", t("diagram.kind.vnic", lang))
-            graph.add_edge(f"{vm_name}/eth{index}", f"{vm.host}/{taps[(vm_name, index)]}", "tap")
+            tap = built_taps.get((vm_name, index)) or taps[(vm_name, index)]
+            graph.add_edge(f"{vm_name}/eth{index}", f"{vm.host}/{tap}", "tap")
 
     # -- switches: ports, LAG members side by side -----------------------------------------
     for sw_name, sw in spec.switches.items():

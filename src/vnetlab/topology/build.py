@@ -25,6 +25,7 @@ from vnetlab.devices.dhcp import (
 from vnetlab.devices.endpoint import Endpoint, NeighParams
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
 from vnetlab.devices.netfilter import Netfilter, build_ruleset
+from vnetlab.devices.openstack import OpenStackCloud
 from vnetlab.devices.switch import (
     LagConfig,
     MacMoveConfig,
@@ -57,6 +58,7 @@ from vnetlab.topology.spec import (
     TeamInterface,
     TopologySpec,
     VlanInterface,
+    VmInterfaceSpec,
 )
 
 
@@ -287,11 +289,24 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     port_settings = {(host_name, iface.name, bport.name): bport
                      for host_name, host in spec.hosts.items() for iface in host.interfaces
                      if isinstance(iface, LinuxBridgeInterface) for bport in iface.bridge.port}
+    cloud = build_openstack(spec, lab)
     for vm_name, vm in spec.vms.items():
         guest = Endpoint(sim, vm_name, NeighParams())
         lab.endpoints[vm_name] = guest
         for index, nic in enumerate(vm.interfaces):
             virtio = VirtioNic(sim, vm_name, f"eth{index}", nic.mac)
+            if cloud is not None and nic.network is not None:      # a Neutron port (O3, O7)
+                vif = cloud.plug_vif(vm_name, index, vm.host, 0, bound=True)
+                virtio.source = vif.tap.source = locate.source(("vms", vm_name, "interfaces",
+                                                                index))
+                lab.add_device(virtio)
+                lab.links.append(Link(sim, virtio, vif.tap, 0))
+                virtio.notify_carrier()
+                vif.tap.notify_carrier()            # its bridge port comes up (B2)
+                if nic.mtu is not None:
+                    virtio.mtu = vif.tap.mtu = nic.mtu
+                _guest_addresses(guest, virtio, nic)
+                continue
             tap = Tap(sim, vm.host, taps[(vm_name, index)],
                       tap_mac(nic.mac) if nic.tap_mac is None else nic.tap_mac)
             virtio.source = tap.source = locate.source(("vms", vm_name, "interfaces", index))
@@ -311,12 +326,7 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
             if settings is not None:
                 apply_port_flags(port, settings)
                 apply_port_vlans(bridge, port, settings)
-            addresses = []
-            if nic.ipv4 is not None and nic.ipv4.address:
-                addresses.append(parse_ip4_prefix(nic.ipv4.address))
-                if nic.ipv4.gateway is not None:
-                    guest.gateway = nic.ipv4.gateway
-            guest.add_iface(virtio, addresses, neigh_params(nic.arp) if nic.arp else None)
+            _guest_addresses(guest, virtio, nic)
 
     # -- switches and routers ---------------------------------------------------------
     for sw_name, sw in spec.switches.items():
@@ -382,6 +392,33 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     lab.default_until = 10 * S
     build_dhcp(spec, lab)
     return lab
+
+
+def _guest_addresses(guest: Endpoint, virtio: VirtioNic, nic: VmInterfaceSpec) -> None:
+    addresses = []
+    if nic.ipv4 is not None and nic.ipv4.address:
+        addresses.append(parse_ip4_prefix(nic.ipv4.address))
+        if nic.ipv4.gateway is not None:
+            guest.gateway = nic.ipv4.gateway
+    guest.add_iface(virtio, addresses, neigh_params(nic.arp) if nic.arp else None)
+
+
+def build_openstack(spec: TopologySpec, lab: Lab) -> OpenStackCloud | None:
+    """The Neutron agents and the VIF plugging of ``openstack:`` (semantics §6)."""
+    if spec.openstack is None:
+        return None
+    os_spec = spec.openstack
+    cloud = OpenStackCloud(lab, os_spec.networks, os_spec.agent, os_spec.nova,
+                           os_spec.agent.isolate_vif)
+    for vm_name, vm in spec.vms.items():
+        for index, nic in enumerate(vm.interfaces):
+            if nic.network is not None:
+                cloud.networks_of[(vm_name, index)] = nic.network
+                cloud.macs[(vm_name, index)] = nic.mac
+                if nic.port_id is not None:
+                    cloud.port_ids[(vm_name, index)] = nic.port_id
+    lab.openstack = cloud
+    return cloud
 
 
 # -- DHCP (semantics §7, devices/dhcp.py) ----------------------------------------------------

@@ -198,7 +198,9 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
         for i, nic in enumerate(vm.interfaces):
             path: Path = ("vms", vm_name, "interfaces", i)
             target = host_ifaces[vm.host].get(nic.source)
-            if not isinstance(target, LinuxBridgeInterface):
+            if nic.network is not None:                 # a Neutron port: os-vif plugs it
+                check_neutron_port(spec, nic.network, path, err)
+            elif not isinstance(target, LinuxBridgeInterface):
                 err((*path, "source"), f"'{nic.source}' is not a linux-bridge on {vm.host}")
             if nic.mac >> 40 == 0xFE and nic.tap_mac is None:
                 err((*path, "mac"), "unsupported configuration: Unable to use MAC address "
@@ -320,6 +322,8 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                     "to migrate a guest to the same host")
             else:
                 for nic in spec.vms[m.vm].interfaces:
+                    if nic.network is not None:         # Nova plugs it on the destination
+                        continue
                     name = m.bridge or nic.source
                     if not isinstance(host_ifaces.get(m.to, {}).get(name), LinuxBridgeInterface):
                         err((*path, kind, "bridge" if m.bridge else "to"),
@@ -380,6 +384,18 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
     notes.extend(duplicate_macs(mac_users, uppers, loc))
     check_dhcp(spec, loc, errors, notes, tainted)
     return errors, notes
+
+
+def check_neutron_port(spec: TopologySpec, network: str, path: Path,
+                       err: Any) -> None:
+    """A VM NIC on a Neutron network needs ``openstack:`` and that network (§6)."""
+    if spec.openstack is None:
+        err((*path, "network"), f"network '{network}' is a Neutron network, but the file has "
+            "no openstack: section (networks, agent)")
+    elif network not in spec.openstack.networks:
+        known = ", ".join(spec.openstack.networks) or "none"
+        err((*path, "network"), f"'{network}' is not a network under openstack.networks "
+            f"(networks: {known})")
 
 
 def duplicate_macs(users: dict[int, list[tuple[Path, str]]], uppers: set[frozenset[str]],

@@ -684,6 +684,8 @@ class VmInterfaceSpec(Model):
     mtu: Mtu | None = None              # libvirt <mtu size=.../>: the tap and the guest NIC
     tap_mac: Mac | None = None          # a hand-made tap's MAC (default: libvirt's 0xFE rule)
     dhcp_server: DhcpServerSpec | None = None   # dnsmasq in the guest
+    network: str | None = None          # a Neutron port on this network (``openstack:``)
+    port_id: str | None = None          # its Neutron port id (names tapXXX/qbrXXX/qvbXXX/qvoXXX)
 
 
 class VmSpec(Model):
@@ -889,7 +891,11 @@ class MigrateAction(Model):
     vm: str
     to: str
     bridge: str | None = None           # the destination bridge; default: same name as now
+    # live migration: pre-copy of memory before the final pause (0: stop-and-copy at once)
+    transfer: Duration = 0
     downtime: Duration = 100_000_000
+    # OpenStack: the guest resumes -> Nova activates the destination binding (O4)
+    activation_delay: Duration = 1_000_000_000
     announce: AnnounceSpec = AnnounceSpec()
     guest_announce: bool = True
 
@@ -1002,6 +1008,49 @@ class ExpectSpec(Model):
         return self
 
 
+# -- OpenStack (Neutron ml2/ovs or ml2/linuxbridge, Nova live migration; semantics §6) ------
+
+class OsNetworkSpec(Model):
+    """A provider VLAN network (``openstack network create --provider-network-type vlan``)."""
+
+    segmentation_id: VlanId
+    physical_network: str = "physnet1"
+
+
+class NeutronAgentSpec(Model):
+    """The L2 agent on every compute host (O1, O2, O5, O7)."""
+
+    type: Literal["openvswitch", "linuxbridge"] = "openvswitch"
+    # a new port seen -> the agent has wired it (rpc_loop polling 2 s + get_devices_details
+    # + port_bound); a sweep draws it from a distribution
+    bind_delay: Duration = 1_000_000_000
+    # on-plug: wire a port as soon as it appears (before Rocky; after Neutron f8a22c7d4a);
+    # after-activation: only once Nova activates the binding (LP#1901707, Rocky..Wallaby)
+    wiring: Literal["on-plug", "after-activation"] = "on-plug"
+    firewall_driver: Literal["iptables_hybrid", "openvswitch"] = "iptables_hybrid"
+    integration_bridge: str = "br-int"
+    # os-vif [os_vif_ovs] isolate_vif: a new br-int port on the dead VLAN 4095 (O1);
+    # false: untagged until bound (os-vif's default; Nova's own plug before os-vif)
+    isolate_vif: bool = True
+    # physnet -> OVS bridge (ml2/ovs bridge_mappings) or interface (linuxbridge
+    # physical_interface_mappings)
+    bridge_mappings: dict[str, str] = {"physnet1": "br-eth1"}
+
+
+class NovaSpec(Model):
+    """nova.conf options read during a live migration (O4, O6)."""
+
+    live_migration_wait_for_vif_plug: bool = True      # [compute]; True in current Nova
+    vif_plugging_timeout: Duration = 300_000_000_000    # [DEFAULT]
+    vif_plugging_is_fatal: bool = True                  # [DEFAULT]
+
+
+class OpenStackSpec(Model):
+    networks: dict[str, OsNetworkSpec] = {}
+    agent: NeutronAgentSpec = NeutronAgentSpec()
+    nova: NovaSpec = NovaSpec()
+
+
 class TopologySpec(Model):
     name: str = ""
     description: str = ""
@@ -1011,6 +1060,7 @@ class TopologySpec(Model):
     switches: dict[str, SwitchSpec] = {}
     routers: dict[str, RouterSpec] = {}
     links: list[LinkSpec] = []
+    openstack: OpenStackSpec | None = None
     run: list[ActionSpec] = []
     expect: list[ExpectSpec] = []
     duration: Duration | None = None        # run until; default: last action + 10 s
