@@ -329,6 +329,7 @@ _REASONS: dict[str, str] = {
     "port-security-violation": "违反端口安全",
     "flood-found-no-port": "泛洪无可用端口",
     "vm-not-running": "虚拟机尚未运行",
+    "openflow-drop": "OpenFlow 流表丢弃",
     "vlan-ingress-filtered": "VLAN 入方向过滤",
     "vlan-egress-filtered": "VLAN 出方向过滤",
     "vlan-no-device": "没有对应的 VLAN 设备",
@@ -493,6 +494,37 @@ _PATTERNS: list[tuple[str, str, str]] = [
     ("step", r"not flooded back out of ingress (?P<what_w>port|LAG) (?P<port>%P%)",
      "不从入方向{what_w} {port} 泛洪回去"),
     ("step", r"not flooded to (?P<port>%P%): (?P<why_n>.+)", "不泛洪到 {port}：{why_n}"),
+    # Open vSwitch (devices/ovs.py: xlate_normal, input_vid_is_valid, flows)
+    ("step", r"flow priority=(?P<prio>\d+): (?P<flow>\S+)", "匹配流表 priority={prio}：{flow}"),
+    ("step", r"flow added: (?P<flow>\S+)", "添加流表：{flow}"),
+    ("step", r"flow (?P<flow>\S+) drops it \(no actions\)", "流表 {flow} 丢弃它（没有动作）"),
+    ("step", r"forwarding to learned port (?P<port>%P%) \((?P<mac>%MAC%) in VLAN (?P<vid>\d+)\)",
+     "转发到已学习的端口 {port}（{mac}，VLAN {vid}）"),
+    ("step", r"no learned MAC for (?P<what_w>broadcast|multicast|unknown unicast) (?P<mac>%MAC%) in "
+             r"VLAN (?P<vid>\d+), flooding to (?P<ports>.+)",
+     "没有学习到{what_w} {mac}（VLAN {vid}），泛洪到 {ports}"),
+    ("step", r"dropping VLAN (?P<vid>\d+) packet received on port (?P<port>%P%) not configured for "
+             r"trunking VLAN (?P<vid2>\d+) \(the dead VLAN: the port is not bound yet\)",
+     "丢弃端口 {port} 收到的 VLAN {vid} 报文：该端口未配置 trunk VLAN {vid2}（死 VLAN：端口尚未绑定）"),
+    ("step", r"unknown unicast (?P<mac>%MAC%) flooded to no port: no other port of (?P<dev>%P%) is "
+             r"in VLAN (?P<vid>\d+)", "未知单播 {mac} 泛洪时没有可用端口：{dev} 没有其他端口属于 VLAN {vid}"),
+    ("step", r"port (?P<port>%P%) deleted from (?P<br>%P%) with its (?P<n>\d+) MAC entr(?:y|ies)",
+     "端口 {port} 已从 {br} 删除，连同它的 {n} 个 MAC 表项"),
+    ("step", r"port (?P<port>%P%): (?P<before>.+) -> (?P<after>access, tag \d+)",
+     "端口 {port}：{before} -> {after}"),
+    ("step", r"os-vif plugged (?P<vm>%P%)'s port (?P<pid>%P%) into (?P<br>%P%) as (?P<port>%P%) on "
+             r"the dead VLAN 4095 until the agent binds it",
+     "os-vif 把 {vm} 的端口 {pid} 作为 {port} 接入 {br}，在 agent 绑定之前处于死 VLAN 4095"),
+    ("step", r"os-vif plugged (?P<vm>%P%)'s port (?P<pid>%P%) into (?P<br>%P%) as (?P<port>%P%)",
+     "os-vif 把 {vm} 的端口 {pid} 作为 {port} 接入 {br}"),
+    ("step", r"network (?P<net>%P%) \(VLAN (?P<seg>\d+)\) gets local VLAN (?P<lvid>\d+) on "
+             r"(?P<host>%P%)", "网络 {net}（VLAN {seg}）在 {host} 上分配到本地 VLAN {lvid}"),
+    ("step", r"port_bound: (?P<port>%P%) of (?P<vm>%P%) tagged with local VLAN (?P<lvid>\d+) "
+             r"\((?P<net>%P%), VLAN (?P<seg>\d+)\)",
+     "port_bound：{vm} 的 {port} 打上本地 VLAN {lvid}（{net}，VLAN {seg}）"),
+    ("step", r"port (?P<port>%P%) of (?P<vm>%P%) seen; its binding on (?P<host>%P%) is inactive, so "
+             r"it is not wired before Nova activates it \(LP#1901707\)",
+     "发现 {vm} 的端口 {port}；它在 {host} 上的绑定未激活，所以在 Nova 激活之前不会接线（LP#1901707）"),
     # live migration, QEMU announce, OpenStack wiring (V3-V7, O1-O7)
     ("step", r"announce round (?P<n>\d+) of (?P<total>\d+)", "通告第 {n} 轮（共 {total} 轮）"),
     ("step", r"QEMU sent RARP announce for (?P<mac>%MAC%) into the tap of (?P<nic>%P%)",

@@ -19,6 +19,7 @@ from vnetlab.devices.dhcp import DhcpWorld
 from vnetlab.devices.endpoint import Endpoint, PingSession
 from vnetlab.devices.netdev import Link as _Link
 from vnetlab.devices.netdev import LinkedDevice, NetDevice, Tap, VirtioNic
+from vnetlab.devices.ovs import OvsBridge
 from vnetlab.devices.qemu import AnnounceParams, Migration, QemuVm
 from vnetlab.devices.switch import Switch
 from vnetlab.devices.team import Team
@@ -71,6 +72,7 @@ class Lab:
         self.devices: dict[str, NetDevice] = {}
         self.host_devices: dict[str, dict[str, NetDevice]] = {}
         self.bridges: dict[str, Bridge] = {}
+        self.ovs: dict[str, OvsBridge] = {}         # Open vSwitch bridges, host:name
         self.switches: dict[str, Switch] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.links: list[Link] = []
@@ -91,9 +93,11 @@ class Lab:
         """``node:interface`` -> device (a VM's ``eth0`` is its guest NIC)."""
         return self.devices[ref]
 
-    def table(self, ref: str) -> Bridge | Switch:
-        """``host:bridge`` or a switch name."""
-        return self.switches[ref] if ref in self.switches else self.bridges[ref]
+    def table(self, ref: str) -> Bridge | Switch | OvsBridge:
+        """``host:bridge`` (Linux or OVS) or a switch name."""
+        if ref in self.switches:
+            return self.switches[ref]
+        return self.ovs[ref] if ref in self.ovs else self.bridges[ref]
 
     # -- storm guard -------------------------------------------------------------------
     def arm_storm_guard(self) -> None:

@@ -59,7 +59,7 @@ from vnetlab.sim.time import Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
 
 if TYPE_CHECKING:
-    from vnetlab.devices.ovs import OvsBridge  # type: ignore[import-not-found]
+    from vnetlab.devices.ovs import OvsBridge
     from vnetlab.sim.sim import Sim, Timer
     from vnetlab.topology.spec import NeutronAgentSpec, NovaSpec, OsNetworkSpec
 
@@ -404,10 +404,17 @@ class OpenStackCloud:
         if self.agent_spec.type == "linuxbridge":
             return LinuxBridgeAgent(self.sim, host, self.agent_spec, self.networks,
                                     self._ensure_brq)
-        br_int = self.lab.ovs_bridge(host, self.agent_spec.integration_bridge, create=True)
+        from vnetlab.devices.ovs import OvsBridge
+
+        name = self.agent_spec.integration_bridge
+        br_int = self.lab.ovs.get(f"{host}:{name}")
+        if br_int is None:                          # setup_integration_br
+            br_int = OvsBridge(self.sim, host, name)
+            self.lab.ovs[f"{host}:{name}"] = br_int
+            self._register(br_int, host)
         phys: dict[str, OvsBridge] = {}
         for physnet, bridge_name in self.agent_spec.bridge_mappings.items():
-            bridge = self.lab.ovs_bridge(host, bridge_name, create=False)
+            bridge = self.lab.ovs.get(f"{host}:{bridge_name}")
             if bridge is None:
                 continue
             phys[physnet] = bridge
@@ -418,8 +425,12 @@ class OpenStackCloud:
     def _setup_physical_bridge(self, br_int: OvsBridge, phys: OvsBridge) -> None:
         """``setup_physical_bridges``: the int-/phy- patch pair, with the drop flows that
         block untranslated traffic between the two bridges."""
+        from vnetlab.devices.ovs import connect_patch
+
         int_port, phy_port = f"int-{phys.name}", f"phy-{phys.name}"
-        self.lab.ovs_patch(br_int, int_port, phys, phy_port)
+        a = br_int.ports.get(int_port) or br_int.add_port(None, int_port)
+        b = phys.ports.get(phy_port) or phys.add_port(None, phy_port)
+        connect_patch(a, b)
         br_int.add_flow(f"priority=2,in_port={int_port},actions=drop", 0)
         phys.add_flow(f"priority=2,in_port={phy_port},actions=drop", 0)
 

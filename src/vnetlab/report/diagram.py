@@ -197,6 +197,7 @@ def _add_built_devices(graph: Graph, result: RunResult, lang: str) -> None:
     ports, VLAN lowers and veth links."""
     from vnetlab.devices.bridge import Bridge
     from vnetlab.devices.netdev import Tap
+    from vnetlab.devices.ovs import OvsBridge
     from vnetlab.devices.vlan import VlanDevice
 
     lab = result.lab
@@ -210,6 +211,8 @@ def _add_built_devices(graph: Graph, result: RunResult, lang: str) -> None:
             kind, detail, height = "vlan", t("diagram.kind.vlan", lang, vid=dev.vid), 1
         elif isinstance(dev, Bridge):
             kind, detail, height = "bridge", t("diagram.kind.bridge", lang), 2
+        elif isinstance(dev, OvsBridge):
+            kind, detail, height = "bridge", t("diagram.kind.ovs_bridge", lang), 2
         else:
             kind, detail, height = "nic", t("diagram.kind.nic", lang), 1
         graph.add_node(cluster, dev.name, kind, detail, height)
@@ -219,6 +222,12 @@ def _add_built_devices(graph: Graph, result: RunResult, lang: str) -> None:
                 graph.add_edge(dev.where, port.dev.where, "port")
         elif isinstance(dev, VlanDevice):
             graph.add_edge(dev.where, dev.lower.where, "vlan")
+        elif isinstance(dev, OvsBridge):
+            for oport in dev.ports.values():
+                if oport.dev is not None:
+                    graph.add_edge(dev.where, oport.dev.where, "port")
+                elif oport.peer is not None:         # a patch pair: bridge to bridge
+                    graph.add_edge(dev.where, oport.peer.bridge.where, "link")
     for link in lab.links:
         if (link.a in extra or link.b in extra) and link.a.node in result.spec.hosts \
                 and link.b.node in result.spec.hosts:
@@ -232,6 +241,8 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
         BondInterface,
         EthernetInterface,
         LinuxBridgeInterface,
+        OvsBridgeInterface,
+        OvsInterface,
         TeamInterface,
         VlanInterface,
     )
@@ -285,6 +296,11 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
                                          runner=_value(iface.team.runner.name))
             elif isinstance(iface, VlanInterface):
                 kind, detail = "vlan", t("diagram.kind.vlan", lang, vid=iface.vlan.id)
+            elif isinstance(iface, OvsBridgeInterface):
+                kind, detail = "bridge", t("diagram.kind.ovs_bridge", lang)
+            elif isinstance(iface, OvsInterface):
+                kind, detail = "nic", t("diagram.kind.ovs_patch" if iface.patch is not None
+                                        else "diagram.kind.ovs_port", lang)
             else:
                 assert isinstance(iface, LinuxBridgeInterface)
                 stp = iface.bridge.options.stp.enabled
@@ -307,6 +323,11 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
             elif isinstance(iface, LinuxBridgeInterface):
                 for bport in iface.bridge.port:
                     graph.add_edge(upper, f"{host_name}/{bport.name}", "port")
+            elif isinstance(iface, OvsBridgeInterface):
+                for oport in iface.bridge.port:
+                    graph.add_edge(upper, f"{host_name}/{oport.name}", "port")
+            elif isinstance(iface, OvsInterface) and iface.patch is not None:
+                graph.add_edge(upper, f"{host_name}/{iface.patch.peer}", "link")
         for tap, bridge in vm_taps.get(host_name, []):
             graph.add_edge(f"{host_name}/{bridge}", f"{host_name}/{tap}", "port")
 

@@ -64,6 +64,7 @@ class DropReason(StrEnum):
     PORT_SECURITY = "port-security-violation"      # restrict / protect / shutdown (S7)
     FLOOD_NO_PORT = "flood-found-no-port"          # br_flood: no port took an unknown unicast
     VM_NOT_RUNNING = "vm-not-running"              # incoming migration: QEMU delivers nothing
+    FLOW_DROP = "openflow-drop"                    # OVS: a flow with no actions / table miss
     # VLANs (B17, S1, docs/models/vlan.md)
     VLAN_INGRESS = "vlan-ingress-filtered"         # br_allowed_ingress / switch ingress rules
     VLAN_EGRESS = "vlan-egress-filtered"           # br_allowed_egress / switch egress member set

@@ -26,6 +26,7 @@ from vnetlab.devices.endpoint import Endpoint, NeighParams
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
 from vnetlab.devices.netfilter import Netfilter, build_ruleset
 from vnetlab.devices.openstack import OpenStackCloud
+from vnetlab.devices.ovs import OvsBridge, OvsPort, PortVlan, connect_patch
 from vnetlab.devices.switch import (
     LagConfig,
     MacMoveConfig,
@@ -53,6 +54,9 @@ from vnetlab.topology.spec import (
     LagSpec,
     LinkWatchSpec,
     LinuxBridgeInterface,
+    OvsBridgeInterface,
+    OvsInterface,
+    OvsPortSpec,
     SwitchSpec,
     SwitchVlanSpec,
     TeamInterface,
@@ -208,6 +212,14 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                                     default_pvid=options.vlan_default_pvid)
                 apply_bridge_vlans(bridge_dev, iface)
                 lab.bridges[f"{host_name}:{iface.name}"] = dev = bridge_dev
+            elif isinstance(iface, OvsBridgeInterface):
+                ovs_dev = OvsBridge(sim, host_name, iface.name, iface.mac_address,
+                                    ageing_time=iface.bridge.options.mac_aging_time)
+                for flow in iface.bridge.flows:
+                    ovs_dev.add_flow(flow, record=False)
+                lab.ovs[f"{host_name}:{iface.name}"] = dev = ovs_dev
+            elif isinstance(iface, OvsInterface):
+                continue                        # a port of an OVS bridge (below)
             elif isinstance(iface, TeamInterface):
                 dev = Team(sim, host_name, iface.name, iface.mac_address, team_params(iface))
             elif isinstance(iface, BondInterface):
@@ -260,8 +272,11 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                         apply_port_vlans(bridge, host_port, bport)
                 bridge.mtu_set_by_user = iface.mtu is not None
                 bridge.mtu_auto_adjust()                     # br_add_if -> br_mtu_auto_adjust
+        build_ovs_ports(lab, host_name, host, created)
         stack: Endpoint | None = None
         for iface in host.interfaces:
+            if isinstance(iface, OvsInterface | OvsBridgeInterface):
+                continue                        # no IP stack on OVS internal ports here
             if iface.ipv4 is not None and iface.ipv4.enabled and (iface.ipv4.address
                                                                  or iface.ipv4.dhcp):
                 if stack is None:
@@ -289,6 +304,9 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     port_settings = {(host_name, iface.name, bport.name): bport
                      for host_name, host in spec.hosts.items() for iface in host.interfaces
                      if isinstance(iface, LinuxBridgeInterface) for bport in iface.bridge.port}
+    ovs_port_settings = {(host_name, iface.name, port.name): port
+                         for host_name, host in spec.hosts.items() for iface in host.interfaces
+                         if isinstance(iface, OvsBridgeInterface) for port in iface.bridge.port}
     cloud = build_openstack(spec, lab)
     for vm_name, vm in spec.vms.items():
         guest = Endpoint(sim, vm_name, NeighParams())
@@ -314,6 +332,18 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
             lab.add_device(tap)
             lab.host_devices[vm.host][tap.name] = tap
             lab.links.append(Link(sim, virtio, tap, 0))
+            ovs = lab.ovs.get(f"{vm.host}:{nic.source}")
+            if ovs is not None:         # <virtualport type='openvswitch'/>: ovs-vsctl add-port
+                configured = ovs_port_settings.get((vm.host, nic.source, tap.name))
+                vlan = (ovs_port_vlan(configured) if configured is not None
+                        else PortVlan(tag=nic.vlan.tag) if nic.vlan is not None else PortVlan())
+                if nic.mtu is not None:
+                    virtio.mtu = tap.mtu = nic.mtu
+                ovs.add_port(tap, vlan=vlan)
+                virtio.notify_carrier()
+                tap.notify_carrier()
+                _guest_addresses(guest, virtio, nic)
+                continue
             bridge = lab.bridges[f"{vm.host}:{nic.source}"]
             # libvirt virNetDevTapAttachBridge: <mtu> on tap and guest (host_mtu), else the
             # tap takes the bridge's MTU and the guest keeps virtio-net's 1500
@@ -394,6 +424,48 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     return lab
 
 
+def ovs_port_vlan(port: OvsPortSpec) -> PortVlan:
+    """nmstate's OVS port ``vlan:`` as the Port columns (``vlan_mode``, ``tag``, ``trunks``)."""
+    v = port.vlan
+    if v is None:
+        return PortVlan()
+    trunks = frozenset(vid for tag in v.trunk_tags for vid in tag.vids())
+    mode = v.mode
+    if mode == "trunk" and v.enable_native:
+        mode = "native-untagged"
+    return PortVlan(mode, v.tag, trunks)
+
+
+def build_ovs_ports(lab: Lab, host_name: str, host: HostSpec,
+                    created: dict[str, NetDevice]) -> None:
+    """``ovs-vsctl add-port`` for the ports the host's OVS bridges list (a VM's tap is
+    added when the VM starts), and ``options:peer`` of the patch pairs."""
+    patches = {iface.name: iface.patch.peer for iface in host.interfaces
+               if isinstance(iface, OvsInterface) and iface.patch is not None}
+    made: dict[str, OvsPort] = {}
+    for iface in host.interfaces:
+        if not isinstance(iface, OvsBridgeInterface):
+            continue
+        bridge = lab.ovs[f"{host_name}:{iface.name}"]
+        for port in iface.bridge.port:
+            vlan = ovs_port_vlan(port)
+            if port.name in patches or port.name not in created:
+                if port.name in patches or not _is_vm_tap(lab, host_name, port.name):
+                    made[port.name] = bridge.add_port(None, port.name, vlan)
+                continue
+            made[port.name] = bridge.add_port(created[port.name], vlan=vlan)
+    for name, peer in patches.items():
+        if name in made and peer in made and made[name].peer is None:
+            connect_patch(made[name], made[peer])
+
+
+def _is_vm_tap(lab: Lab, host: str, name: str) -> bool:
+    from vnetlab.topology.check import tap_names
+
+    return name in {tap for (vm, _), tap in tap_names(lab.spec).items()
+                    if lab.spec.vms[vm].host == host}
+
+
 def _guest_addresses(guest: Endpoint, virtio: VirtioNic, nic: VmInterfaceSpec) -> None:
     addresses = []
     if nic.ipv4 is not None and nic.ipv4.address:
@@ -417,6 +489,11 @@ def build_openstack(spec: TopologySpec, lab: Lab) -> OpenStackCloud | None:
                 cloud.macs[(vm_name, index)] = nic.mac
                 if nic.port_id is not None:
                     cloud.port_ids[(vm_name, index)] = nic.port_id
+    for host_name, host in spec.hosts.items():     # the agents run from boot
+        names = {iface.name for iface in host.interfaces}
+        if names & set(os_spec.agent.bridge_mappings.values()) \
+                or os_spec.agent.integration_bridge in names:
+            cloud.agent(host_name)
     lab.openstack = cloud
     return cloud
 

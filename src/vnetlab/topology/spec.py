@@ -603,8 +603,72 @@ class VlanInterface(BaseInterface):
     vlan: VlanConfig
 
 
+# -- Open vSwitch (nmstate's ovs-bridge / ovs-interface; devices/ovs.py) -------------------
+
+class OvsPortVlanSpec(Model):
+    """nmstate's OVS port ``vlan:`` (``mode``, ``tag``, ``trunk-tags``, ``enable-native``)
+    and the Port column names of OVS itself: ``mode`` may also be ``native-tagged`` or
+    ``native-untagged`` (``vlan_mode``). A trunk without ``trunk-tags`` trunks every VLAN;
+    a trunk's ``tag`` is ignored unless ``enable-native`` (then native-untagged), as OVS
+    does; Neutron's dead VLAN is ``{mode: trunk, tag: 4095, trunk-tags: [{id: 4095}]}``."""
+
+    mode: Literal["access", "trunk", "native-tagged", "native-untagged"] | None = None
+    tag: Annotated[int, Field(ge=0, le=4095)] | None = None
+    enable_native: bool = False
+    trunk_tags: list[TrunkTagSpec] = []
+
+    @model_validator(mode="after")
+    def _shape(self) -> OvsPortVlanSpec:
+        if self.mode == "access" and self.trunk_tags:
+            raise ValueError("'trunk-tags' needs 'mode: trunk' (an access port has one VLAN)")
+        if self.enable_native and self.tag is None:
+            raise ValueError("'enable-native: true' needs 'tag' (the native VLAN)")
+        return self
+
+
+class OvsPortSpec(Model):
+    name: str
+    vlan: OvsPortVlanSpec | None = None
+
+
+class OvsBridgeOptions(Model):
+    stp: Any = None                         # nmstate: bool or {enabled: ..}; not modelled
+    rstp: Any = None
+    mcast_snooping_enable: Any = None
+    fail_mode: str | None = None
+    mac_aging_time: Seconds = 300_000_000_000   # other_config:mac-aging-time (vnetlab)
+
+
+class OvsBridgeConfig(Model):
+    options: OvsBridgeOptions = OvsBridgeOptions()
+    port: list[OvsPortSpec] = []
+    flows: list[str] = []                   # ovs-ofctl add-flow syntax, table 0 (vnetlab)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ports_alias(cls, data: Any) -> Any:
+        return _alias(data, "port", "ports")
+
+
+class OvsBridgeInterface(BaseInterface):
+    type: Literal["ovs-bridge"]
+    bridge: OvsBridgeConfig = OvsBridgeConfig()
+
+
+class OvsPatchSpec(Model):
+    peer: str
+
+
+class OvsInterface(BaseInterface):
+    """An OVS internal port, or a patch port (``patch: {peer: NAME}``)."""
+
+    type: Literal["ovs-interface"]
+    patch: OvsPatchSpec | None = None
+
+
 Interface = Annotated[EthernetInterface | LinuxBridgeInterface | TeamInterface | BondInterface
-                      | VlanInterface, Field(discriminator="type")]
+                      | VlanInterface | OvsBridgeInterface | OvsInterface,
+                      Field(discriminator="type")]
 
 
 class RouteSpec(Model):
@@ -673,6 +737,10 @@ def _source(value: object) -> object:
     return value
 
 
+class VmVlanSpec(Model):
+    tag: VlanId
+
+
 class VmInterfaceSpec(Model):
     type: Literal["bridge"] = "bridge"
     source: Annotated[str, BeforeValidator(_source)]
@@ -684,6 +752,8 @@ class VmInterfaceSpec(Model):
     mtu: Mtu | None = None              # libvirt <mtu size=.../>: the tap and the guest NIC
     tap_mac: Mac | None = None          # a hand-made tap's MAC (default: libvirt's 0xFE rule)
     dhcp_server: DhcpServerSpec | None = None   # dnsmasq in the guest
+    virtualport: Literal["openvswitch"] | None = None   # libvirt <virtualport type=..>
+    vlan: VmVlanSpec | None = None      # libvirt <vlan><tag id=../></vlan> (OVS source)
     network: str | None = None          # a Neutron port on this network (``openstack:``)
     port_id: str | None = None          # its Neutron port id (names tapXXX/qbrXXX/qvbXXX/qvoXXX)
 
