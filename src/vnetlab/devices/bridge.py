@@ -39,7 +39,7 @@ from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb, FdbEntry
 from vnetlab.devices.netdev import NetDevice
 from vnetlab.devices.netfilter import Netfilter
 from vnetlab.net.addr import BROADCAST, Mac, is_link_local, is_valid_ether_addr, mac_str
-from vnetlab.net.frame import VLAN_HLEN, Frame, Ipv4, ip_fragment
+from vnetlab.net.frame import VLAN_HLEN, Frame, Ipv4, ip_fragment, with_vlan
 from vnetlab.sim.sim import Sim, Timer
 from vnetlab.sim.time import S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
@@ -367,7 +367,7 @@ class Bridge(NetDevice):
             if not vid:
                 return
             if frame.vlan != vid:
-                frame = replace(frame, vlan=vid)
+                frame = with_vlan(frame, vid)
         if port.learning:                                                        # 2
             self.fdb.update(frame.src, vid, port, port.name, frame.uid, cause)
         if port.state is PortState.LEARNING:                                     # 3
@@ -427,7 +427,7 @@ class Bridge(NetDevice):
                                   cause=cause)
                 return
             if untagged:
-                frame = replace(frame, vlan=0)
+                frame = with_vlan(frame, 0)
         if self.sim.tracing:
             why = ("local FDB entry" if entry is not None else
                    "broadcast" if frame.dst == BROADCAST else "multicast")
@@ -568,7 +568,7 @@ class Bridge(NetDevice):
             vid = frame.vlan
             untagged = to.vg.vlans.get(vid, False)
             if untagged:
-                frame = replace(frame, vlan=0)
+                frame = with_vlan(frame, 0)
             if self.sim.tracing:
                 how = "untagged: tag stripped" if untagged else "tagged: tag kept"
                 cause = self.sim.step(self.where, to.name, Action.NOTE, frame.uid,
@@ -642,7 +642,7 @@ class Bridge(NetDevice):
             if not vid:
                 return
             if frame.vlan != vid:
-                frame = replace(frame, vlan=vid)
+                frame = with_vlan(frame, vid)
         dst = frame.dst
         if dst & 0x0100_0000_0000:
             self.flood(frame, None, cause, hops, local_orig=True)

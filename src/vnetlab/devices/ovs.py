@@ -38,14 +38,13 @@ has no IP stack of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb, FdbEntry
 from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import Mac, is_multicast, mac_str, parse_mac
-from vnetlab.net.frame import Frame
+from vnetlab.net.frame import Frame, with_vlan
 from vnetlab.sim.sim import Sim
 from vnetlab.sim.time import Time
 from vnetlab.sim.trace import Action, DropReason
@@ -342,16 +341,10 @@ class OvsBridge(NetDevice):
         port = self.port_of.get(dev)
         if port is None:
             return
-        for out, out_frame, step in self._process(port, frame, cause, True, None):
-            self._transmit(out, out_frame, step, hops)
-
-    def _transmit(self, out: OvsPort, frame: Frame, cause: int, hops: int) -> None:
-        if out.dev is not None:
-            out.dev.xmit(frame, cause, hops)
+        self._process(port, frame, cause, True, None, 0, hops)
 
     def _process(self, port: OvsPort, frame: Frame, cause: int, learn: bool,
-                 xlate: Xlate | None, depth: int = 0
-                 ) -> Iterator[tuple[OvsPort, Frame, int]]:
+                 xlate: Xlate | None, depth: int = 0, hops: int = 0) -> None:
         """Table 0, then its actions; patch outputs continue in the peer's bridge."""
         sim = self.sim
         flow = next((f for f in self.flows if f.matches(port.name, frame)), None)
@@ -371,33 +364,33 @@ class OvsBridge(NetDevice):
             return
         for action, arg in flow.actions:
             if action == "mod_vlan_vid":
-                frame = replace(frame, vlan=arg)
+                frame = with_vlan(frame, arg)
             elif action == "strip_vlan":
-                frame = replace(frame, vlan=0)
+                frame = with_vlan(frame, 0)
             elif action == "output":
                 out = self.ports.get(arg)
                 if out is not None and out is not port:
-                    yield from self._emit(out, frame, cause, learn, xlate, depth)
+                    self._emit(out, frame, cause, learn, xlate, depth, hops)
             else:
-                yield from self._normal(port, frame, cause, learn, xlate, depth)
+                self._normal(port, frame, cause, learn, xlate, depth, hops)
 
     def _emit(self, out: OvsPort, frame: Frame, cause: int, learn: bool, xlate: Xlate | None,
-              depth: int) -> Iterator[tuple[OvsPort, Frame, int]]:
+              depth: int, hops: int) -> None:
         peer = out.peer
         if peer is not None:                              # patch_port_output
             if depth > 8:
                 return
-            yield from peer.bridge._process(peer, frame, cause, learn, xlate, depth + 1)
+            peer.bridge._process(peer, frame, cause, learn, xlate, depth + 1, hops)
             return
         if xlate is not None:
             name = out.name if depth == 0 else f"{self.name}:{out.name}"
             xlate.outputs.append((name, frame.vlan or None))
             return
         if out.dev is not None:
-            yield out, frame, cause
+            out.dev.xmit(frame, cause, hops)
 
     def _normal(self, port: OvsPort, frame: Frame, cause: int, learn: bool,
-                xlate: Xlate | None, depth: int) -> Iterator[tuple[OvsPort, Frame, int]]:
+                xlate: Xlate | None, depth: int, hops: int) -> None:
         """``xlate_normal``."""
         sim = self.sim
         vid = frame.vlan
@@ -423,7 +416,7 @@ class OvsBridge(NetDevice):
                                  f"forwarding to learned port {out.name} ({mac_str(frame.dst)} "
                                  f"in VLAN {vid})", "xlate_normal", "S1", cause=cause,
                                  ref=entry.step)
-            yield from self._output_normal(out, frame, vid, cause, learn, xlate, depth)
+            self._output_normal(out, frame, vid, cause, learn, xlate, depth, hops)
             return
         targets = [p for p in self.ports.values() if p is not port and p.includes_vlan(vid)]
         if sim.tracing and xlate is None:
@@ -439,16 +432,16 @@ class OvsBridge(NetDevice):
                        f"port of {self.name} is in VLAN {vid}", "xlate_normal_flood", "S1")
             return
         for out in targets:
-            yield from self._output_normal(out, frame, vid, cause, learn, xlate, depth)
+            self._output_normal(out, frame, vid, cause, learn, xlate, depth, hops)
 
     def _output_normal(self, out: OvsPort, frame: Frame, vid: int, cause: int, learn: bool,
-                       xlate: Xlate | None, depth: int) -> Iterator[tuple[OvsPort, Frame, int]]:
+                       xlate: Xlate | None, depth: int, hops: int) -> None:
         """``output_normal`` -> ``xvlan_output_translate``."""
         strip = out.mode == "access" or (out.mode == "native-untagged" and vid == out.vlan)
         wire = 0 if strip else vid
         if wire != frame.vlan:
-            frame = replace(frame, vlan=wire)
-        yield from self._emit(out, frame, cause, learn, xlate, depth)
+            frame = with_vlan(frame, wire)
+        self._emit(out, frame, cause, learn, xlate, depth, hops)
 
     def _input_vid_is_valid(self, port: OvsPort, vid: int, frame: Frame, cause: int,
                             xlate: Xlate | None) -> bool:
@@ -485,8 +478,7 @@ class OvsBridge(NetDevice):
         [-generate]``: ``learn`` is ``-generate`` (side effects: MAC learning)."""
         port = self.ports[in_port]
         result = Xlate()
-        for _ in self._process(port, frame, 0, learn, result):
-            pass
+        self._process(port, frame, 0, learn, result)
         if not result.outputs and result.drop is None:
             result.drop = "no output"
         return result

@@ -59,14 +59,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb, FdbEntry
 from vnetlab.devices.lacp import IEEE, LacpPort, Reselect, group_by_partner
 from vnetlab.devices.netdev import NetDevice, Nic
 from vnetlab.net.addr import BROADCAST, Mac, mac_str
-from vnetlab.net.frame import EtherType, Frame
+from vnetlab.net.frame import EtherType, Frame, with_vlan
 from vnetlab.sim.sim import Sim, Timer
 from vnetlab.sim.time import S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
@@ -270,7 +270,7 @@ class SwitchPort:
         native VLAN (the untagged set, 802.1Q 8.8.2), tagged otherwise."""
         vlan = self.vlan
         want = vid if vlan.mode == "trunk" and vid != vlan.native else 0
-        return frame if frame.vlan == want else replace(frame, vlan=want)
+        return frame if frame.vlan == want else with_vlan(frame, want)
 
     @property
     def up(self) -> bool:

@@ -32,11 +32,9 @@ modelled; a VLAN device's MTU is not derived from the real device's.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import Mac
-from vnetlab.net.frame import Frame
+from vnetlab.net.frame import Frame, with_vlan
 from vnetlab.sim.sim import Sim
 from vnetlab.sim.trace import Action, DropReason
 
@@ -91,7 +89,7 @@ class VlanDevice(NetDevice):
             self.drop(frame, cause, DropReason.NO_CARRIER, f"{self.name} is down",
                       "dev_queue_xmit", "VQ1")
             return
-        tagged = replace(frame, vlan=self.vid)
+        tagged = with_vlan(frame, self.vid)
         sim = self.sim
         if sim.tracing:
             cause = sim.step(self.where, self.lower.name, Action.FORWARD, frame.uid,
@@ -113,7 +111,7 @@ class VlanDevice(NetDevice):
             cause = sim.step(self.where, lower.name, Action.RECEIVE, frame.uid,
                              f"vlan {self.vid} on {lower.name}: to {self.name}, tag stripped",
                              "vlan_do_receive", "VQ2", cause=cause)
-        self.receive(replace(frame, vlan=0), cause, hops)
+        self.receive(with_vlan(frame, 0), cause, hops)
 
     def describe(self) -> str:
         return f"{super().describe()} vlan {self.vid} on {self.lower.name}"

@@ -279,6 +279,12 @@ def arp_reply(uid: int, sha: Mac, spa: Ip4, tha: Mac, tpa: Ip4) -> Frame:
                  payload=Arp(ArpOp.REPLY, sha=sha, spa=spa, tha=tha, tpa=tpa), uid=uid)
 
 
+def with_vlan(frame: Frame, vid: int) -> Frame:
+    """``frame`` with its tag set to ``vid`` (0: untagged): a push, pop or rewrite. The
+    per-frame path's ``dataclasses.replace`` (about 4x faster; the uid stays)."""
+    return Frame(frame.dst, frame.src, frame.ethertype, frame.payload, frame.uid, vid)
+
+
 def gratuitous_arp(uid: int, mac: Mac, ip: Ip4) -> Frame:
     """A gratuitous ARP request as inetdev_send_gratuitous_arp() sends it:
     broadcast, sender IP = target IP (semantics BD14, V7)."""
