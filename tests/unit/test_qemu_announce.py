@@ -94,3 +94,38 @@ def test_frame_is_v4_rarp() -> None:
             assert frame.length == 60                 # 42 bytes + 18 zero padding, no FCS
     assert {f.src for g in run_announce(AnnounceParams(rounds=1), nics=2) for _, f in g} \
         == {MAC, MAC + 1}
+
+
+# -- golden timelines --------------------------------------------------------------------------
+
+GOLDEN = __import__("pathlib").Path(__file__).parent / "golden" / "announce-timelines.txt"
+TIMELINE_PARAMS = [
+    AnnounceParams(),                                            # migration defaults (V5)
+    AnnounceParams(rounds=10),                                   # migrate-set-parameters
+    AnnounceParams(rounds=1),
+    AnnounceParams(initial=100 * MS, max=1000 * MS, rounds=6, step=300 * MS),
+    AnnounceParams(initial=600 * MS, max=550 * MS, rounds=4, step=100 * MS),   # initial > max
+    AnnounceParams(initial=50 * MS, max=550 * MS, rounds=4, step=0),
+]
+
+
+def timeline_text() -> str:
+    lines = ["# QEMU self-announce send times (ms after the start) per parameter set, as the",
+             "# model sends them (each also checked against net/announce.c's formula).",
+             "# Regenerate: pytest --update-golden."]
+    for p in TIMELINE_PARAMS:
+        (got,) = run_announce(p)
+        assert [t for t, _ in got] == formula_times(p)           # net/announce.c
+        times = " ".join(f"{t // MS}" for t, _ in got)
+        lines.append(f"initial={p.initial // MS}ms max={p.max // MS}ms rounds={p.rounds} "
+                     f"step={p.step // MS}ms: {times}")
+    return "\n".join(lines) + "\n"
+
+
+def test_announce_timelines_match_the_golden_file(request: pytest.FixtureRequest) -> None:
+    text = timeline_text()
+    if request.config.getoption("--update-golden"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(text)
+    assert GOLDEN.read_text() == text
+    assert "rounds=5 step=100ms: 0 50 200 450 800\n" in text     # the V5 defaults
