@@ -176,6 +176,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "outage.head": ("{src} -> {dst}: outage {span}\n  cause: {cause}",
                     "{src} -> {dst}：通信中断，{span}\n  原因：{cause}"),
     "outage.recovery": ("\n  recovery: {recovery}", "\n  恢复：{recovery}"),
+    "outage.announcements": ("\n  announcements: {what}", "\n  通告：{what}"),
+    "outage.ann_none": ("{vm}'s migration sent no announcement (no RARP, no GARP)",
+                        "{vm} 的迁移没有发出任何通告（没有 RARP，也没有 GARP）"),
+    "outage.ann_count": ("{useful} of {vm}'s {total} migration announcement(s) reached a switch",
+                         "{vm} 的 {total} 个迁移通告中有 {useful} 个到达交换机"),
+    "outage.ann_first_lost": ("; the first lost {kind}: {fate}", "；第一个丢失的 {kind}：{fate}"),
     "explain.stale_entry": (
         "{where} still forwards by an entry it {note} at {time} (frame uid={uid}); the station "
         "is no longer behind that port, and {bridge} has no port left for it: a stale entry "

@@ -107,3 +107,16 @@ def test_bad_openstack_input_names_file_line_and_key(tmp_path: Path, edit: Any,
     assert out.exit_code == 2, out.output
     assert f"{path}:" in out.output and words in out.output
     assert "Traceback" not in out.output
+
+
+def test_the_outage_names_the_stale_switch_entry_and_the_lost_announcements() -> None:
+    result = vnetlab.simulate(vnetlab.load_topology(str(case_paths()["migration-ovs-rarp-lost"])))
+    (outage,) = [o for o in result.outages() if o.src == "vm2"]
+    # the decision that sent the probe to compute1 is sw1's entry, not compute1's own
+    assert "it relied on sw1: learned fa:16:3e:11:11:01 on ge1" in outage.cause
+    assert "sw1 moved fa:16:3e:11:11:01 from ge1 to ge3" in outage.recovery
+    assert outage.announcements.startswith("0 of vm1's 5 migration announcement(s) reached")
+    assert "the dead VLAN" in outage.announcements
+    won = vnetlab.simulate(vnetlab.load_topology(str(case_paths()["migration-ovs-rarp-won"])))
+    (short,) = [o for o in won.outages() if o.src == "vm2"]
+    assert short.announcements.startswith("5 of vm1's 5")

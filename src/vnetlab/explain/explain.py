@@ -232,9 +232,14 @@ class Explainer:
             # one MAC), or a bridge that no longer has the station (a VM migrated away
             # while a switch still points at this host): the forwarding decision that
             # sent it there, and the entry it used, are the root cause
-            cause = next((c for s in reversed(explanation.path)
-                          if (c := self.trace.get(s.ref)) is not None
-                          and c.action in (Action.LEARN, Action.MOVE)), None)
+            # (the decision that sent it to this host: a table on another node first, the
+            # switch's rather than a stale entry of the host's own bridges)
+            here = decisive.where.split("/")[0]
+            used = [c for s in reversed(explanation.path)
+                    if (c := self.trace.get(s.ref)) is not None
+                    and c.action in (Action.LEARN, Action.MOVE)]
+            cause = next((c for c in used if c.where.split("/")[0] != here),
+                         used[0] if used else None)
         if cause is not None and cause.action in (Action.LEARN, Action.MOVE):
             self._root_cause(explanation, cause)
             if decisive.reason is DropReason.FLOOD_NO_PORT:

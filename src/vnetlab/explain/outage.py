@@ -36,6 +36,7 @@ class Outage:
     end: Time | None                 # None: not recovered before the run ended
     cause: str
     recovery: str
+    announcements: str = ""          # a migration in the gap: what its announcements did
 
     @property
     def duration(self) -> Time | None:
@@ -49,13 +50,15 @@ class Outage:
                 if self.end is not None else
                 t("outage.span_open", lang, start=format_time(self.start), lost=self.lost))
         text = t("outage.head", lang, src=self.src, dst=self.dst, span=span, cause=self.cause)
-        return text + (t("outage.recovery", lang, recovery=self.recovery) if self.recovery
-                       else "")
+        text += t("outage.recovery", lang, recovery=self.recovery) if self.recovery else ""
+        return text + (t("outage.announcements", lang, what=self.announcements)
+                       if self.announcements else "")
 
     def to_json(self) -> dict[str, Any]:
         return {"from": self.src, "to": self.dst, "first_lost_seq": self.first_lost_seq,
                 "lost": self.lost, "start_ns": self.start, "end_ns": self.end,
-                "duration_ns": self.duration, "cause": self.cause, "recovery": self.recovery}
+                "duration_ns": self.duration, "cause": self.cause, "recovery": self.recovery,
+                "announcements": self.announcements}
 
 
 def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "en"
@@ -64,8 +67,11 @@ def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "
     output and ``outage:`` expectations use English)."""
     from vnetlab.explain.explain import Explainer
 
+    from vnetlab.explain.migration import migration_stories
+
     traced = result.trace.level != "off"
     explainer = explainer or Explainer(result, lang)
+    stories = migration_stories(result) if traced else []
     out: list[Outage] = []
     for name, endpoint in result.lab.endpoints.items():
         for session in endpoint.pings:
@@ -89,11 +95,28 @@ def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "
                                 if recovered is not None else "")
                 else:                   # durations only: nothing to walk (sweeps run this way)
                     cause, recovery = t("outage.trace_off", lang), ""
+                end = recovered.sent_at if recovered is not None else None
+                story = next((st for st in reversed(stories) if st.start <= first.sent_at
+                              and (end is None or st.start < end)), None)
                 out.append(Outage(name, ip4_str(session.dst), first.seq, j - i, first.sent_at,
-                                  recovered.sent_at if recovered is not None else None, cause,
-                                  recovery))
+                                  end, cause, recovery,
+                                  _announcements(story, lang) if story else ""))
                 i = j
     return out
+
+
+def _announcements(story: Any, lang: str) -> str:
+    """The migration's announcements in one sentence: how many reached a switch, and
+    where and why the first lost one died (V4-V7, O1)."""
+    total = len(story.announcements)
+    if not total:
+        return t("outage.ann_none", lang, vm=story.vm)
+    useful = sum(1 for a in story.announcements if a.reached_switch)
+    lost = next((a for a in story.announcements if not a.reached_switch), None)
+    text = t("outage.ann_count", lang, vm=story.vm, useful=useful, total=total)
+    if lost is not None:
+        text += t("outage.ann_first_lost", lang, kind=lost.kind, fate=lost.fate(lang))
+    return text
 
 
 def _cause(answer: Any, lang: str = "en") -> str:
