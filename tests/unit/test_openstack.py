@@ -120,3 +120,26 @@ def test_the_outage_names_the_stale_switch_entry_and_the_lost_announcements() ->
     won = vnetlab.simulate(vnetlab.load_topology(str(case_paths()["migration-ovs-rarp-won"])))
     (short,) = [o for o in won.outages() if o.src == "vm2"]
     assert short.announcements.startswith("5 of vm1's 5")
+
+
+def test_direct_plug_puts_the_tap_itself_on_br_int_on_the_dead_vlan() -> None:
+    data = doc("migration-ovs-rarp-lost")
+    data["openstack"]["agent"]["firewall-driver"] = "openvswitch"      # no qbr, no veth
+    result = simulate(data)
+    br_int = result.lab.ovs["compute3:br-int"]
+    assert "tap5f1c0b2a-9d" in br_int.ports and not any(
+        name.startswith(("qvo", "qbr")) for name in result.lab.host_devices["compute3"])
+    drops = [s for s in result.trace.steps if s.action.name == "DROP"
+             and s.where == "compute3/br-int" and s.port == "tap5f1c0b2a-9d"]
+    assert len(drops) == 5 and all("trunking VLAN 0" in s.note for s in drops)   # O1
+    assert br_int.ports["tap5f1c0b2a-9d"].vlan == 1          # bound at 3 s + 3.2 s
+
+
+def test_isolate_vif_false_leaves_the_port_untagged_and_br_eth1_drops_it() -> None:
+    data = doc("migration-ovs-rarp-lost")
+    data["openstack"]["agent"]["isolate-vif"] = False
+    result = simulate(data)
+    rarps = {s.uid for s in result.trace.steps if s.fn == "qemu_announce_self_iter"}
+    ends = [s for s in result.trace.steps if s.uid in rarps and s.action.name == "DROP"]
+    assert ends and all(s.where == "compute3/br-eth1" and s.reason is not None
+                        and s.reason.value == "openflow-drop" for s in ends)
