@@ -62,7 +62,7 @@ def test_all_reference_errors_are_reported_together(tmp_path: Path) -> None:
         "topo.yaml:5:16: hosts.kvm1.interfaces[eth0].name: interface 'eth0' is defined twice",
         "link-aggregation.port[1]: port 'eth9' is not an interface of kvm1",
         "interface 'eth0' is already a port of 'bond0'",
-        "vms.vm1.interfaces[0].source: 'br7' is not a linux-bridge on kvm1",
+        "vms.vm1.interfaces[0].source: 'br7' is not a linux-bridge or ovs-bridge on kvm1",
         "Unable to use MAC address starting with reserved value 0xFE - 'fe:54:00:00:00:01'",
         "vms.vm2.host: host 'kvm9' is not defined",
         "switches.kvm1: name 'kvm1' is already used in hosts",

@@ -134,6 +134,7 @@ def main() -> None:
     vnetlab catalog           the built-in cases from the field reports
     vnetlab matrix            which bond mode / team runner works with which switch
     vnetlab sweep FILE        randomized runs: how likely an outage is, per parameter value
+    vnetlab import PATH...    a topology from nmstate, NM keyfiles, ifcfg, nmcli, libvirt, sosreport
     """
 
 
@@ -275,7 +276,8 @@ def explain(file: str | None, case: str | None, ping_from: str | None, ping_to: 
             if not table:
                 click.echo("error: --mac needs --table host:bridge or a switch name", err=True)
                 sys.exit(2)
-            if table not in result.lab.bridges and table not in result.lab.switches:
+            if table not in result.lab.bridges and table not in result.lab.switches \
+                    and table not in result.lab.ovs:
                 click.echo(f"error: '{table}' is not a bridge (host:bridge) or switch", err=True)
                 sys.exit(2)
             answers = [explainer.fdb_entry(table, parse_mac(mac))]
@@ -702,3 +704,47 @@ def sweep(file: str | None, case: str | None, varies: tuple[str, ...], runs: int
     sys.exit(sweep_main(_resolve(file, case), varies, runs=runs, seed=seed, jobs=jobs, dask=dask,
                         output=output, resume=resume, as_json=as_json, metric=metric,
                         threshold=threshold, paired=paired, export_run=export_run))
+
+
+# -- configuration imports (src/vnetlab/importers, docs/import.md) -------------------------------
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--kind", type=click.Choice(["nmstate", "keyfile", "ifcfg", "nmcli", "libvirt",
+                                           "sosreport"]),
+              help="the format of every PATH (default: detected per PATH)")
+@click.option("--host", metavar="NAME", help="the host the configuration belongs to (default: "
+              "the sosreport's host name, an nmstate file's stem, else kvm1)")
+@click.option("-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout")
+@_lang_option
+def import_cmd(paths: tuple[str, ...], kind: str | None, host: str | None, output: str | None,
+               lang: str | None) -> None:
+    """A topology file from configuration: nmstatectl show, NetworkManager keyfiles, ifcfg
+    files, pasted nmcli lines, libvirt domain XML, a sosreport. Settings that cannot be
+    interpreted are listed (file:line); exit 0, 1 if the result does not load as it is,
+    2 on unreadable or hostile input (nothing is written)."""
+    from vnetlab.i18n import t
+    from vnetlab.importers import ImportFailure, check, dump, import_path, merge
+
+    language = _language(lang)
+    try:
+        result = merge([import_path(path, kind, host) for path in paths])
+    except ImportFailure as exc:
+        click.echo(t("import.error", language, error=exc), err=True)
+        click.echo(t("import.nothing", language), err=True)
+        sys.exit(2)
+    for note in result.notes:
+        click.echo(t("import.note", language, note=note), err=True)
+    problems = check(result, output or "<stdout>")
+    if output:
+        _write_output(output, dump(result))
+    else:
+        click.echo(dump(result), nl=False)
+    click.echo(t("import.summary", language, path=output or "-",
+                 hosts=len(result.doc.get("hosts", {})), vms=len(result.doc.get("vms", {})),
+                 notes=len(result.notes)), err=True)
+    if problems:
+        click.echo(t("import.invalid", language, count=len(problems)), err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)

@@ -280,6 +280,15 @@ _CATALOG: dict[str, tuple[str, str]] = {
                     "explain (ask with --ping, --frame, --mac or --dhcp).",
                     "{name}：所有预期均成立，每个 ping 都收到了应答；没有需要解释的内容（可用 --ping、"
                     "--frame、--mac 或 --dhcp 提问）。"),
+    # cli.py: import (importers/, docs/import.md)
+    "import.note": ("note: {note}", "提示：{note}"),
+    "import.error": ("error: {error}", "错误：{error}"),
+    "import.nothing": ("nothing was written.", "没有写入任何文件。"),
+    "import.summary": ("{path}: {hosts} host(s), {vms} VM(s); {notes} note(s)",
+                       "{path}：{hosts} 台宿主机，{vms} 台虚拟机；{notes} 条提示"),
+    "import.invalid": ("the imported topology does not load as it is ({count} problem(s)); "
+                       "edit the file:",
+                       "导入的拓扑目前无法直接加载（{count} 个问题）；请修改文件："),
     # cli.py: catalog
     "cli.catalog_row": ("{name} seed {seed} {description}", "{name} 报告 {seed} {description}"),
     "cli.pass": ("PASS", "通过"),

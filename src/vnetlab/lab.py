@@ -514,7 +514,8 @@ class RunResult:
             "pings": [{"from": s.src, "to": ip4_str(s.dst), "sent": len(s.records),
                        "replies": s.replies} for e in self.lab.endpoints.values()
                       for s in e.pings],
-            "fdb": {name: self.fdb(name) for name in [*self.lab.bridges, *self.lab.switches]},
+            "fdb": {name: self.fdb(name) for name in [*self.lab.bridges, *self.lab.ovs,
+                                                      *self.lab.switches]},
             "drops": dict(sorted(self.trace.drops.items())),
             "findings": [f.to_json() for f in self.lab.findings],
             "dhcp": [c.to_json() for c in self.lab.dhcp.clients.values()],

@@ -21,8 +21,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def devices(result: RunResult) -> set[str]:
     """What the lab built: every NIC, aggregate, bridge, VLAN device, tap, guest NIC,
-    switch port and router interface, by its trace name."""
-    return {dev.where for dev in result.lab.devices.values()}
+    switch port and router interface, by its trace name; and the OVS ports that are no
+    net_device (patch ports, internal ports other than the bridge's own)."""
+    return {dev.where for dev in result.lab.devices.values()} | {
+        f"{ovs.node}/{port.name}" for ovs in result.lab.ovs.values()
+        for port in ovs.ports.values() if port.dev is None and port.name != ovs.name}
 
 
 def svg_nodes(svg: str) -> dict[str, ET.Element]:

@@ -12,28 +12,45 @@ Mirrors (Open vSwitch ``ofproto/ofproto-dpif.c``, ``ofproto/ofproto-dpif-xlate.c
   frames; a trunk drops a VLAN it does not trunk, VLAN 0 being an untagged frame: so the
   dead-VLAN port of Neutron, ``tag=4095 vlan_mode=trunk trunks=[4095]``, drops every
   untagged frame, O1), ``xvlan_input_translate`` (access: the port's VLAN; native: an
-  untagged frame gets the native VLAN), ``update_learning_table`` (key (VLAN, MAC),
-  moves follow the latest port, no multicast sources; ``mac-aging-time`` 300 s,
-  ``MAC_ENTRY_DEFAULT_IDLE_TIME``), then the destination: a learned port that is the
-  input port drops ("learned port is input port, dropping"), a learned port is the
-  output, else ``xlate_normal_flood`` to every other port that includes the VLAN
-  (``xbundle_includes_vlan``), in port order; ``xvlan_output_translate`` per output port
-  (access: untagged; trunk and native-tagged: tag kept; native-untagged: the native VLAN
-  leaves untagged).
+  untagged frame gets the native VLAN), ``is_admissible`` (a reserved destination MAC,
+  ``eth_addr_is_reserved``: STP/LACP/LLDP/CDP..., is dropped unless forward-bpdu),
+  ``update_learning_table`` (key (VLAN, MAC), moves follow the latest port, no multicast
+  sources; ``mac-aging-time`` 300 s, ``MAC_ENTRY_DEFAULT_IDLE_TIME``, forced into 15-3600 s
+  by ``normalize_idle_time``; expiry by ``mac_learning_run``), then the destination
+  (``mac_learning_lookup``, never for a multicast one): a learned port that is the input
+  port drops ("learned port is input port, dropping"), a learned port is the output, else
+  ``xlate_normal_flood`` to every other port that includes the VLAN
+  (``xbundle_includes_vlan``; the LOCAL port too), in port order (OVS's own order is
+  its bundle list's, rebuilt in hash order on reconfiguration: compare floods as sets);
+  ``xvlan_output_translate`` per output port (access: untagged; trunk and native-tagged:
+  tag kept; native-untagged: the native VLAN leaves untagged).
+* MAC table flushes as ``ofproto-dpif.c`` does them: ``del_port`` (``bundle_destroy`` ->
+  ``bundle_flush_macs(bundle, true)``) forgets the port's (MAC, VLAN) entries in every
+  bridge of the vswitchd (here: every bridge reachable through patch ports);
+  ``set_port_vlan`` (``bundle_set``) flushes the port's entries only when its mode, VLAN
+  or trunks changed (``need_flush``).
 * OpenFlow table 0 (``ovs-ofctl add-flow`` syntax): the highest-priority match wins
   (ties: the first added); actions run in order: ``mod_vlan_vid:N`` (push or rewrite),
-  ``strip_vlan``, ``output:PORT``, ``NORMAL``; no action is a drop. A new bridge has
-  ``priority=0,actions=NORMAL`` (standalone fail mode), as Neutron's bridges behave after
-  its own base flows.
+  ``strip_vlan``, ``output:PORT`` (never back to the input port), ``NORMAL``; no action is
+  a drop; ``LOCAL`` names the bridge's own port. A new bridge has
+  ``priority=0,actions=NORMAL`` (fail_mode standalone, the default), as Neutron's bridges
+  behave after its own base flows; ``fail_mode=secure`` with no controller has no flow,
+  so every frame is a table miss (vswitch.xml ``fail_mode``).
 * Patch ports (``type=patch options:peer=``): what is output to one enters the peer's
-  bridge at once, in the same datapath pass (``patch_port_output``).
+  bridge at once, in the same datapath pass (``patch_port_output``), at most
+  ``MAX_PATCH_DEPTH`` bridges deep (a recorded ``xlate_recursion_too_deep`` drop).
+* ``xlate()`` is ``ofproto/trace``: ``Xlate.outputs`` are (port, VLAN on the wire or None)
+  in output order, a port of a patch peer's bridge written ``BRIDGE:PORT``, the LOCAL port
+  by the bridge's name; ``Xlate.drop`` is OVS's own sentence (the trace note may add why).
 
 Limits: one table (no ``resubmit``/``goto_table``, ``learn``, conntrack, ``set_field``
 beyond the VLAN id); no OVS bonds (``bond_mode``, SLB and its gratuitous-ARP lock of
 ``is_mac_learning_update_needed``), tunnels, mirrors, STP/RSTP, multicast snooping,
-``mac-table-size`` eviction, ``dot1q-tunnel`` mode, flood/no-flood port flags or QinQ;
-the bridge's LOCAL internal port is a port named like the bridge that receives floods and
-has no IP stack of its own.
+``mac-table-size`` eviction (8192 entries), ``dot1q-tunnel`` mode, flood/no-flood port
+flags, QinQ, priority tags/PCP, static FDB entries, ``other_config:forward-bpdu`` as a
+topology key, OpenFlow port numbers (flows name ports); the bridge's LOCAL internal port is
+a port named like the bridge that receives floods and has no IP stack of its own; port
+``other_config``/``external_ids``/interface options other than ``peer`` are not modelled.
 """
 
 from __future__ import annotations
@@ -46,11 +63,26 @@ from vnetlab.devices.netdev import NetDevice
 from vnetlab.net.addr import Mac, is_multicast, mac_str, parse_mac
 from vnetlab.net.frame import Frame, with_vlan
 from vnetlab.sim.sim import Sim
-from vnetlab.sim.time import Time
+from vnetlab.sim.time import S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
 
 MODES = ("access", "trunk", "native-tagged", "native-untagged")
 VLAN_NONE = 0xFFFF                  # dl_vlan=0xffff: no 802.1Q header
+MAX_PATCH_DEPTH = 8                 # patch hops in one pass (OVS: MAX_DEPTH 64 resubmits)
+
+# lib/packets.c eth_addr_is_reserved(): STP, pause, LACP, 802.1X, LLDP (01:80:c2:00:00:0x),
+# Extreme EDP/EAPS, Cisco ISL/CDP/VTP/PVST+/UplinkFast and CFM. NORMAL drops frames to
+# these unless other_config:forward-bpdu=true (is_admissible).
+RESERVED_MACS = frozenset([*range(0x0180C2000000, 0x0180C2000010),
+                           0x00E02B000000, 0x00E02B000004, 0x00E02B000006,
+                           0x01000C000000, 0x01000CCCCCCC, 0x01000CCCCCCD, 0x01000CCDCDCD,
+                           *range(0x01000CCCCCC0, 0x01000CCCCCC8)])
+
+
+def normalize_idle_time(ageing: Time) -> Time:
+    """``mac-learning.c :: normalize_idle_time``: ``mac-aging-time`` is forced into
+    15-3600 s (vswitch.xml: "forced into a reasonable range")."""
+    return min(max(ageing, 15 * S), 3600 * S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +101,11 @@ class PortVlan:
         vlan = self.tag if self.tag is not None and 0 <= self.tag <= 4095 else 0
         if mode == "access":
             return mode, vlan, None
+        if vlan == 0 or (self.trunks and vlan in self.trunks and 0 not in self.trunks):
+            return mode, vlan, self.trunks or None
         trunks = set(self.trunks) if self.trunks else set(range(4096))
-        if vlan != 0 and (vlan not in trunks or 0 in trunks or not self.trunks):
-            trunks.add(vlan)
-            trunks.discard(0)
+        trunks.add(vlan)                    # force trunking the native VLAN, never VLAN 0
+        trunks.discard(0)
         return mode, vlan, frozenset(trunks)
 
     def describe(self) -> str:
@@ -222,6 +255,19 @@ def _int(text: str, key: str, value: str, low: int, high: int) -> int:
 
 # -- the bridge -----------------------------------------------------------------------------
 
+class MacTable(Fdb["OvsPort"]):
+    """``struct mac_learning`` on the lab's FDB: key (MAC, VLAN), no local entries, an entry
+    expires ``mac-aging-time`` after its MAC was last seen as a source
+    (``mac_learning_run``: ``time_now() >= e->expires``)."""
+
+    def _expire(self, entry: FdbEntry[OvsPort], cause: int) -> None:
+        del self.entries[entry.mac | (entry.vid << 48)]
+        self.sim.step(self.where, self.port_name(entry.port), Action.AGE, 0,
+                      f"{mac_str(entry.mac)} aged out of {self.port_name(entry.port)} "
+                      f"(not seen as a source for {format_duration(self.ageing_time)})",
+                      "mac_learning_run", "S2", cause=cause, ref=entry.step)
+
+
 @dataclass(slots=True)
 class Xlate:
     """What one frame entering ``in_port`` does (``ofproto/trace``): the final outputs
@@ -239,17 +285,19 @@ class OvsBridge(NetDevice):
     kind = "ovs-bridge"
 
     def __init__(self, sim: Sim, node: str, name: str, mac: Mac | None = None, *,
-                 ageing_time: Time = DEFAULT_AGEING) -> None:
+                 ageing_time: Time = DEFAULT_AGEING, fail_mode: str | None = None) -> None:
         super().__init__(sim, node, name, mac or 0)
         self.ports: dict[str, OvsPort] = {}
         self.port_of: dict[NetDevice, OvsPort] = {}
-        self.fdb: Fdb[OvsPort] = Fdb(sim, self.where, ageing_time,
-                                     fn="update_learning_table", rule="S1")
+        self.fdb: Fdb[OvsPort] = MacTable(sim, self.where, normalize_idle_time(ageing_time),
+                                          fn="update_learning_table", rule="S1")
         self.fdb.show_vid = True
+        self.forward_bpdu = False               # other_config:forward-bpdu (is_admissible)
         self._ofport = 0
         self._flow_order = 0
         self.flows: list[Flow] = []
-        self.add_flow(_DEFAULT_FLOW, 0, record=False)
+        if fail_mode != "secure":               # secure, no controller: no flow of its own
+            self.add_flow(_DEFAULT_FLOW, 0, record=False)
         self.add_local_port()
 
     # -- configuration (ovs-vsctl / ovs-ofctl) -------------------------------------------
@@ -285,40 +333,58 @@ class OvsBridge(NetDevice):
         gone = [k for k, e in self.fdb.entries.items() if e.port is port]
         for key in gone:
             del self.fdb.entries[key]
+        for other in self.vswitchd():           # bundle_flush_macs(bundle, all_ofprotos=true)
+            if other is not self:
+                for key in gone:
+                    other.fdb.entries.pop(key, None)
         self.sim.step(self.where, name, Action.LINK, 0,
                       f"port {name} deleted from {self.name}"
                       + (f" with its {len(gone)} MAC entr{'y' if len(gone) == 1 else 'ies'}"
                          if gone else ""), "bridge_reconfigure", "O3", cause=cause)
 
     def set_port_vlan(self, name: str, vlan: PortVlan, cause: int = 0) -> None:
-        """``ovs-vsctl set Port NAME tag=.. [vlan_mode=..] [trunks=..]`` (a bundle
-        reconfiguration flushes the MAC table's entries learned on it: ``bundle_set``
-        with ``need_flush``)."""
+        """``ovs-vsctl set Port NAME tag=.. [vlan_mode=..] [trunks=..]``: a change of the
+        port's VLAN mode, VLAN or trunks flushes the MAC entries learned on it (``bundle_set``
+        with ``need_flush`` -> ``bundle_flush_macs``); the same settings flush nothing."""
         port = self.ports[name]
         before = port.vlan_cfg.describe()
+        old = (port.mode, port.vlan, port.trunks)
         port.set_vlan(vlan)
-        for key in [k for k, e in self.fdb.entries.items() if e.port is port]:
-            del self.fdb.entries[key]
+        if (port.mode, port.vlan, port.trunks) != old:
+            for key in [k for k, e in self.fdb.entries.items() if e.port is port]:
+                del self.fdb.entries[key]
         self.sim.step(self.where, name, Action.NOTE, 0,
                       f"port {name}: {before} -> {vlan.describe()}", "bundle_set", "O2",
                       cause=cause)
 
     def add_flow(self, text: str, cause: int = 0, *, record: bool = True) -> Flow:
+        """``ovs-ofctl add-flow``: a flow with the same match and priority is replaced
+        (the order the fields are written in does not matter); ``LOCAL`` names the
+        bridge's internal port."""
         self._flow_order += 1
-        flow = parse_flow(text, self._flow_order)
+        flow = self._local(parse_flow(text, self._flow_order))
+        same = frozenset(flow.match)
         self.flows = sorted([f for f in self.flows if not (f.priority == flow.priority
-                                                          and f.match == flow.match)]
+                                                          and frozenset(f.match) == same)]
                             + [flow], key=lambda f: (-f.priority, f.order))
         if record:
             self.sim.step(self.where, "", Action.NOTE, 0, f"flow added: {flow.text}",
                           "ovs-ofctl add-flow", "O2", cause=cause)
         return flow
 
+    def _local(self, flow: Flow) -> Flow:
+        """``in_port=LOCAL`` / ``output:LOCAL``: the bridge's own port (OFPP_LOCAL)."""
+        def fix(items: tuple[tuple[str, Any], ...], key: str) -> tuple[tuple[str, Any], ...]:
+            return tuple((k, self.name if k == key and v == "LOCAL" else v) for k, v in items)
+        return Flow(flow.priority, fix(flow.match, "in_port"), fix(flow.actions, "output"),
+                    flow.text, flow.order)
+
     def del_flows(self, text: str, cause: int = 0) -> int:
         """``ovs-ofctl del-flows BR MATCH`` (not strict: every flow whose match includes
-        the given fields with those values)."""
-        wanted = set(parse_flow(text + ",actions=drop" if "actions=" not in text else text,
-                                strict_priority=False).match)
+        the given fields with those values, whatever its priority; no match: every flow)."""
+        wanted = set(self._local(parse_flow(
+            text + ",actions=drop" if "actions=" not in text else text,
+            strict_priority=False)).match)
         kept = [f for f in self.flows if not wanted <= set(f.match)]
         removed = len(self.flows) - len(kept)
         self.flows = kept
@@ -334,7 +400,18 @@ class OvsBridge(NetDevice):
                 for e in self.fdb.live()]
 
     def fdb_flush(self) -> None:
+        """``ovs-appctl fdb/flush BR``."""
         self.fdb.entries.clear()
+
+    def vswitchd(self) -> list[OvsBridge]:
+        """The bridges of this ovs-vswitchd that the model knows of: those reachable
+        through patch ports (on a Neutron host: br-int and every bridge patched to it)."""
+        seen: list[OvsBridge] = [self]
+        for bridge in seen:
+            for port in bridge.ports.values():
+                if port.peer is not None and port.peer.bridge not in seen:
+                    seen.append(port.peer.bridge)
+        return seen
 
     # -- the datapath ----------------------------------------------------------------------
     def handle_frame(self, dev: NetDevice, frame: Frame, cause: int, hops: int) -> None:
@@ -378,7 +455,11 @@ class OvsBridge(NetDevice):
               depth: int, hops: int) -> None:
         peer = out.peer
         if peer is not None:                              # patch_port_output
-            if depth > 8:
+            if depth >= MAX_PATCH_DEPTH:
+                self._drop(xlate, frame, cause, out.name, DropReason.LOOP_DETECTED,
+                           f"over max translation depth: {depth} patch ports in one pass "
+                           f"(a loop of patch ports through {out.name})",
+                           "xlate_recursion_too_deep")
                 return
             peer.bridge._process(peer, frame, cause, learn, xlate, depth + 1, hops)
             return
@@ -399,6 +480,12 @@ class OvsBridge(NetDevice):
         # xvlan_input_translate
         if port.mode == "access" or (port.mode.startswith("native") and not vid):
             vid = port.vlan
+        if frame.dst in RESERVED_MACS and not self.forward_bpdu:     # is_admissible
+            self._drop(xlate, frame, cause, port.name, DropReason.LINK_LOCAL,
+                       f"packet has reserved destination MAC {mac_str(frame.dst)}, dropping "
+                       "(forward-bpdu is off)", "is_admissible", "S1",
+                       ovs="packet has reserved destination MAC, dropping")
+            return
         if learn and not is_multicast(frame.src):        # update_learning_table
             self.fdb.update(frame.src, vid, port, port.name, frame.uid, cause)
         entry: FdbEntry[OvsPort] | None = None
@@ -409,7 +496,8 @@ class OvsBridge(NetDevice):
             if out is port:
                 self._drop(xlate, frame, cause, port.name, DropReason.SAME_PORT,
                            f"learned port is input port, dropping ({mac_str(frame.dst)} on "
-                           f"{port.name} in VLAN {vid})", "xlate_normal", "S1", ref=entry.step)
+                           f"{port.name} in VLAN {vid})", "xlate_normal", "S1", ref=entry.step,
+                           ovs="learned port is input port, dropping")
                 return
             if sim.tracing and xlate is None:
                 cause = sim.step(self.where, out.name, Action.FORWARD, frame.uid,
@@ -426,7 +514,8 @@ class OvsBridge(NetDevice):
                              f"no learned MAC for {what} {mac_str(frame.dst)} in VLAN {vid}, "
                              f"flooding to {', '.join(p.name for p in targets) or 'no port'}",
                              "xlate_normal_flood", "S1", cause=cause)
-        if not is_multicast(frame.dst) and all(p.name == self.name for p in targets):
+        if xlate is None and not is_multicast(frame.dst) \
+                and all(p.name == self.name for p in targets):
             self._drop(xlate, frame, cause, port.name, DropReason.FLOOD_NO_PORT,
                        f"unknown unicast {mac_str(frame.dst)} flooded to no port: no other "
                        f"port of {self.name} is in VLAN {vid}", "xlate_normal_flood", "S1")
@@ -445,6 +534,7 @@ class OvsBridge(NetDevice):
 
     def _input_vid_is_valid(self, port: OvsPort, vid: int, frame: Frame, cause: int,
                             xlate: Xlate | None) -> bool:
+        """``input_vid_is_valid`` (VLAN 0: no 802.1Q header), O1."""
         if port.mode == "access":
             if vid:
                 self._drop(xlate, frame, cause, port.name, DropReason.VLAN_INGRESS,
@@ -456,19 +546,22 @@ class OvsBridge(NetDevice):
         if port.mode.startswith("native") and not vid:
             return True
         if not port.trunks_vlan(vid):
+            ovs = (f"dropping VLAN {vid} packet received on port {port.name} not "
+                   f"configured for trunking VLAN {vid}")
+            dead = port.trunks == frozenset({4095})
             self._drop(xlate, frame, cause, port.name, DropReason.VLAN_INGRESS,
-                       f"dropping VLAN {vid} packet received on port {port.name} not "
-                       f"configured for trunking VLAN {vid}"
-                       + (" (the dead VLAN: the port is not bound yet)"
-                          if port.trunks == frozenset({4095}) else ""),
-                       "input_vid_is_valid", "O1")
+                       ovs + (" (the dead VLAN: the port is not bound yet)" if dead else ""),
+                       "input_vid_is_valid", "O1", ovs=ovs)
             return False
         return True
 
     def _drop(self, xlate: Xlate | None, frame: Frame, cause: int, port: str,
-              reason: DropReason, note: str, fn: str, rule: str = "", ref: int = 0) -> None:
+              reason: DropReason, note: str, fn: str, rule: str = "", ref: int = 0,
+              ovs: str | None = None) -> None:
+        """A drop where it is decided; ``ovs`` is OVS's own wording for ``Xlate.drop``
+        when the trace note says more."""
         if xlate is not None:
-            xlate.drop = xlate.drop or note
+            xlate.drop = xlate.drop or ovs or note
             return
         self.drop(frame, cause, reason, note, fn, rule, port=port, ref=ref)
 

@@ -66,7 +66,6 @@ def outages(result: RunResult, explainer: Explainer | None = None, lang: str = "
     """``lang``: the language of each outage's cause and recovery sentences (the JSON
     output and ``outage:`` expectations use English)."""
     from vnetlab.explain.explain import Explainer
-
     from vnetlab.explain.migration import migration_stories
 
     traced = result.trace.level != "off"

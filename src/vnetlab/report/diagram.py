@@ -6,7 +6,10 @@ types) and the built lab (tap names, MACs, MTUs):
 * a **host** is a cluster holding its interface stack: NICs at the bottom,
   bonds/teams above their ports, VLAN devices above their base, bridges above
   their ports, the VMs' taps on top (rows by stack height, as ``ip -d link``
-  shows masters above their lower devices);
+  shows masters above their lower devices); an Open vSwitch bridge is drawn like
+  a bridge in its own colour, its patch ports as small nodes under it, a patch
+  pair as a ``patch`` edge (patch ports the Neutron agent made during the run
+  too: a patch port is an OVS port, no net_device);
 * a **VM** is a cluster of guest NICs, each joined to its tap;
 * a **switch** is a cluster of ports, a LAG a frame around its members;
 * a **router** is a cluster of interfaces (VLAN sub-interfaces under their base);
@@ -56,10 +59,11 @@ FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 CLUSTER_FILL = {"host": "#f3f6fb", "vm": "#f1f8f1", "switch": "#fbf6ec", "router": "#f6f1fb"}
 NODE_FILL = {"nic": "#ffffff", "bond": "#e3ecfd", "team": "#e3ecfd", "bridge": "#dff2e4",
              "vlan": "#fff1dc", "tap": "#eef0f2", "vnic": "#dff2e4", "port": "#ffffff",
-             "rif": "#ffffff"}
+             "rif": "#ffffff", "ovs": "#dcebfb", "patch": "#eef4fc"}
 # edges: cable, the virtual cable between a guest NIC and its tap, stack membership
 EDGE_STYLE = {"link": ("#3c4043", "2", ""), "tap": ("#3c4043", "1.5", "6 3"),
-              "port": ("#7b8794", "1.2", "2 3"), "vlan": ("#c77700", "1.2", "2 3")}
+              "port": ("#7b8794", "1.2", "2 3"), "vlan": ("#c77700", "1.2", "2 3"),
+              "patch": ("#1a5fb4", "2", "8 2 2 2")}     # an OVS patch pair (no wire)
 
 
 # -- the graph ---------------------------------------------------------------------------------
@@ -69,7 +73,7 @@ class Node:
     id: str
     where: str              # the trace's name: "kvm1/br1", "sw1/ge1", "vm1/eth0"
     name: str               # "br1"
-    kind: str               # nic bond team bridge vlan tap vnic port rif
+    kind: str               # nic bond team bridge ovs patch vlan tap vnic port rif
     detail: str             # "team roundrobin", "VLAN 100"
     cluster: str            # its cluster's id
     height: int = 0         # stack height (0: a NIC); rows are by height, highest on top
@@ -113,7 +117,7 @@ class Cluster:
 class Edge:
     a: str                  # node ids; for stack edges ``a`` is the upper device
     b: str
-    kind: str               # link tap port vlan
+    kind: str               # link tap port vlan patch
     problems: list[str] = field(default_factory=list)
 
 
@@ -212,7 +216,7 @@ def _add_built_devices(graph: Graph, result: RunResult, lang: str) -> None:
         elif isinstance(dev, Bridge):
             kind, detail, height = "bridge", t("diagram.kind.bridge", lang), 2
         elif isinstance(dev, OvsBridge):
-            kind, detail, height = "bridge", t("diagram.kind.ovs_bridge", lang), 2
+            kind, detail, height = "ovs", t("diagram.kind.ovs_bridge", lang), 2
         else:
             kind, detail, height = "nic", t("diagram.kind.nic", lang), 1
         graph.add_node(cluster, dev.name, kind, detail, height)
@@ -222,12 +226,26 @@ def _add_built_devices(graph: Graph, result: RunResult, lang: str) -> None:
                 graph.add_edge(dev.where, port.dev.where, "port")
         elif isinstance(dev, VlanDevice):
             graph.add_edge(dev.where, dev.lower.where, "vlan")
-        elif isinstance(dev, OvsBridge):
-            for oport in dev.ports.values():
-                if oport.dev is not None:
-                    graph.add_edge(dev.where, oport.dev.where, "port")
-                elif oport.peer is not None:         # a patch pair: bridge to bridge
-                    graph.add_edge(dev.where, oport.peer.bridge.where, "link")
+    # OVS bridges, declared or built: the ports the run added too (os-vif's qvo/tap, the
+    # agent's int-/phy- patch pairs), patch and internal ports as nodes of their own
+    for ovs in lab.ovs.values():
+        cluster = graph.clusters[graph.cluster_by_name[ovs.node]]
+        for oport in ovs.ports.values():
+            where = f"{ovs.node}/{oport.name}"
+            if oport.dev is None and oport.name != ovs.name and where not in graph.by_where:
+                patch = oport.peer is not None
+                graph.add_node(cluster, oport.name, "patch" if patch else "nic",
+                               t("diagram.kind.ovs_patch" if patch else "diagram.kind.ovs_port",
+                                 lang), graph.nodes[graph.by_where[ovs.where]].height - 1)
+    for ovs in lab.ovs.values():
+        for oport in ovs.ports.values():
+            if oport.dev is not None:
+                graph.add_edge(ovs.where, oport.dev.where, "port")
+            elif oport.name != ovs.name:
+                graph.add_edge(ovs.where, f"{ovs.node}/{oport.name}", "port")
+                if oport.peer is not None:
+                    graph.add_edge(f"{ovs.node}/{oport.name}",
+                                   f"{oport.peer.bridge.node}/{oport.peer.name}", "patch")
     for link in lab.links:
         if (link.a in extra or link.b in extra) and link.a.node in result.spec.hosts \
                 and link.b.node in result.spec.hosts:
@@ -277,9 +295,9 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
                 lower = list(iface.link_aggregation.port)
             elif isinstance(iface, VlanInterface):
                 lower = [iface.vlan.base_iface]
-            elif isinstance(iface, LinuxBridgeInterface):
+            elif isinstance(iface, LinuxBridgeInterface | OvsBridgeInterface):
                 lower = [p.name for p in iface.bridge.port if p.name in by_name]
-            value = 0 if isinstance(iface, EthernetInterface) else \
+            value = 0 if isinstance(iface, EthernetInterface | OvsInterface) else \
                 1 + max((height(n, below) for n in lower), default=0)
             heights[name] = value
             return value
@@ -297,10 +315,10 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
             elif isinstance(iface, VlanInterface):
                 kind, detail = "vlan", t("diagram.kind.vlan", lang, vid=iface.vlan.id)
             elif isinstance(iface, OvsBridgeInterface):
-                kind, detail = "bridge", t("diagram.kind.ovs_bridge", lang)
+                kind, detail = "ovs", t("diagram.kind.ovs_bridge", lang)
             elif isinstance(iface, OvsInterface):
-                kind, detail = "nic", t("diagram.kind.ovs_patch" if iface.patch is not None
-                                        else "diagram.kind.ovs_port", lang)
+                kind, detail = ("patch", t("diagram.kind.ovs_patch", lang)) if iface.patch \
+                    else ("nic", t("diagram.kind.ovs_port", lang))
             else:
                 assert isinstance(iface, LinuxBridgeInterface)
                 stp = iface.bridge.options.stp.enabled
@@ -327,7 +345,7 @@ def build_graph(result: RunResult, lang: str = "en") -> Graph:
                 for oport in iface.bridge.port:
                     graph.add_edge(upper, f"{host_name}/{oport.name}", "port")
             elif isinstance(iface, OvsInterface) and iface.patch is not None:
-                graph.add_edge(upper, f"{host_name}/{iface.patch.peer}", "link")
+                graph.add_edge(upper, f"{host_name}/{iface.patch.peer}", "patch")
         for tap, bridge in vm_taps.get(host_name, []):
             graph.add_edge(f"{host_name}/{bridge}", f"{host_name}/{tap}", "port")
 
@@ -769,10 +787,18 @@ def to_svg(graph: Graph, *, standalone: bool = True) -> str:
     return "".join(out) + ("\n" if standalone else "")
 
 
+def _legend_kinds(graph: Graph) -> dict[str, str]:
+    """Edge kind -> legend key; the patch line only on a graph with a patch pair."""
+    kinds = {"link": "cable", "tap": "tap", "port": "port"}
+    if any(e.kind == "patch" for e in graph.edges):
+        kinds["patch"] = "patch"
+    return kinds
+
+
 def _legend_items(graph: Graph) -> tuple[list[str], str, str]:
     lang = graph.lang
     count = graph.problem_count()
-    return ([t(f"diagram.legend.{key}", lang) for key in ("cable", "tap", "port")],
+    return ([t(f"diagram.legend.{key}", lang) for key in _legend_kinds(graph).values()],
             t("diagram.legend.problem", lang),
             t("diagram.problems", lang, count=count) if count else t("diagram.no_problems", lang))
 
@@ -787,7 +813,7 @@ def _legend(graph: Graph) -> str:
     y = graph.height - MARGIN - LEGEND_H / 2
     x = MARGIN
     parts = ['<g class="legend" font-size="11">']
-    for kind, label in zip(("link", "tap", "port"), lines, strict=True):
+    for kind, label in zip(_legend_kinds(graph), lines, strict=True):
         colour, width, dash = EDGE_STYLE[kind]
         parts.append(f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{x + 28:.1f}" y2="{y:.1f}" '
                      f'stroke="{colour}" stroke-width="{width}"'
@@ -898,7 +924,7 @@ def to_mermaid(graph: Graph) -> str:
                      f'{mermaid_text(graph.nodes[n].detail)}"]'
                      for n in cluster.nodes if n not in grouped)
         lines.append("  end")
-    arrows = {"link": "---", "tap": "-.-", "port": "-.-", "vlan": "-.-"}
+    arrows = {"link": "---", "tap": "-.-", "port": "-.-", "vlan": "-.-", "patch": "==="}
     for edge in graph.edges:
         lines.append(f"  {edge.a} {arrows[edge.kind]} {edge.b}")
     lines.append(f"  classDef problem fill:#fdecea,stroke:{RED},stroke-width:3px,color:#a00000")

@@ -161,7 +161,8 @@ def involved(result: RunResult, flows: list[Explanation]) -> tuple[list[str], li
     """The FDBs (bridge ``host/br``, switch name) and IP stacks (node names) the
     failing flows went through; every one when no flow failed."""
     lab = result.lab
-    tables = [b.where for b in lab.bridges.values()] + [s.where for s in lab.switches.values()]
+    tables = ([b.where for b in lab.bridges.values()] + [o.where for o in lab.ovs.values()]
+              + [s.where for s in lab.switches.values()])
     stacks = list(lab.endpoints)
     if not flows:
         return tables, stacks

@@ -46,6 +46,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "diagram.legend.cable": {"en": "cable", "zh": "网线"},
     "diagram.legend.tap": {"en": "VM NIC to its tap", "zh": "虚拟机网卡到其 tap"},
     "diagram.legend.port": {"en": "port of / VLAN on", "zh": "从属端口 / VLAN 所在设备"},
+    "diagram.legend.patch": {"en": "OVS patch pair", "zh": "OVS patch 端口对"},
     "diagram.legend.problem": {"en": "problem (hover for why)", "zh": "问题（悬停查看原因）"},
     "diagram.no_problems": {"en": "no problem marked", "zh": "未标记问题"},
     "diagram.problems": {"en": "{count} problem(s) marked in red",

@@ -214,7 +214,8 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                 lab.bridges[f"{host_name}:{iface.name}"] = dev = bridge_dev
             elif isinstance(iface, OvsBridgeInterface):
                 ovs_dev = OvsBridge(sim, host_name, iface.name, iface.mac_address,
-                                    ageing_time=iface.bridge.options.mac_aging_time)
+                                    ageing_time=iface.bridge.options.mac_aging_time,
+                                    fail_mode=iface.bridge.options.fail_mode)
                 for flow in iface.bridge.flows:
                     ovs_dev.add_flow(flow, record=False)
                 lab.ovs[f"{host_name}:{iface.name}"] = dev = ovs_dev

@@ -21,6 +21,8 @@ from vnetlab.topology.spec import (
     BondInterface,
     HostSpec,
     LinuxBridgeInterface,
+    OvsBridgeInterface,
+    OvsInterface,
     TeamInterface,
     TopologySpec,
     VlanConfig,
@@ -187,6 +189,24 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
             elif isinstance(iface, VlanInterface):
                 check_vlan_base(iface.vlan, iface.name, by_name, (*base, i, "vlan"), host_name,
                                 err, notes, loc)
+            elif isinstance(iface, OvsBridgeInterface):
+                vm_taps = {t for (vm, k), t in taps.items() if spec.vms[vm].host == host_name
+                           and spec.vms[vm].interfaces[k].source == iface.name}
+                for j, oport in enumerate(iface.bridge.port):
+                    at = (*base, i, "bridge", "port", j, "name")
+                    if oport.name in vm_taps:
+                        continue            # a VM's tap: added when the VM starts
+                    if oport.name == iface.name:
+                        err(at, f"'{iface.name}' is the bridge's own internal port (LOCAL), "
+                            "which every OVS bridge has: do not list it")
+                        continue
+                    kind = by_name.get(oport.name)
+                    if isinstance(kind, OvsBridgeInterface | LinuxBridgeInterface):
+                        err(at, f"a bridge cannot be a port of OVS bridge '{iface.name}' here "
+                            "(connect OVS bridges with a pair of patch ports)")
+                        continue
+                    enslave(oport.name, iface.name, at)
+        check_ovs(spec, host_name, host, by_name, enslaved, taps, base, err, notes, loc)
 
     # -- VMs -------------------------------------------------------------------------
     for vm_name, vm in spec.vms.items():
@@ -200,8 +220,22 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
             target = host_ifaces[vm.host].get(nic.source)
             if nic.network is not None:                 # a Neutron port: os-vif plugs it
                 check_neutron_port(spec, nic.network, path, err)
-            elif not isinstance(target, LinuxBridgeInterface):
-                err((*path, "source"), f"'{nic.source}' is not a linux-bridge on {vm.host}")
+            elif not isinstance(target, LinuxBridgeInterface | OvsBridgeInterface):
+                err((*path, "source"), f"'{nic.source}' is not a linux-bridge or ovs-bridge on "
+                    f"{vm.host}")
+            elif isinstance(target, LinuxBridgeInterface) and nic.virtualport is not None:
+                err((*path, "virtualport"), f"'{nic.source}' is a Linux bridge: libvirt's "
+                    "<virtualport type='openvswitch'/> runs ovs-vsctl add-port, which fails "
+                    "(no OVS bridge of that name)")
+            elif isinstance(target, LinuxBridgeInterface) and nic.vlan is not None:
+                err((*path, "vlan"), "a <vlan> tag needs an Open vSwitch source (libvirt: vlan "
+                    "tag not supported for this connection type); on a Linux bridge set the "
+                    "tap's VLAN under the bridge's port: list")
+            elif isinstance(target, OvsBridgeInterface) and nic.vlan is not None and any(
+                    p.name == taps[(vm_name, i)] and p.vlan is not None
+                    for p in target.bridge.port):
+                err((*path, "vlan"), f"the VLAN of tap '{taps[(vm_name, i)]}' is also set under "
+                    f"{nic.source}'s port: list; keep one")
             if nic.mac >> 40 == 0xFE and nic.tap_mac is None:
                 err((*path, "mac"), "unsupported configuration: Unable to use MAC address "
                     f"starting with reserved value 0xFE - '{mac_str(nic.mac)}' - (libvirt "
@@ -375,7 +409,10 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 err((*path, "frame", "to"), problem)
         if expect.fdb is not None:
             table_ports = bridge_ports(spec, expect.fdb.bridge, host_ifaces, taps)
-            if table_ports is None:
+            if table_ports is None and spec.openstack is not None \
+                    and expect.fdb.bridge.partition(":")[0] in spec.hosts:
+                pass                    # the Neutron agent makes br-int and its qvo/tap ports
+            elif table_ports is None:
                 err((*path, "fdb", "bridge"), f"'{expect.fdb.bridge}' is neither a switch nor "
                     "a host:bridge")
             elif expect.port is not None and expect.port not in table_ports:
@@ -384,6 +421,69 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
     notes.extend(duplicate_macs(mac_users, uppers, loc))
     check_dhcp(spec, loc, errors, notes, tainted)
     return errors, notes
+
+
+def check_ovs(spec: TopologySpec, host_name: str, host: HostSpec, by_name: dict[str, Any],
+              enslaved: dict[str, str], taps: dict[tuple[str, int], str], base: Path,
+              err: Any, notes: list[str], loc: Locator) -> None:
+    """Open vSwitch (devices/ovs.py): patch pairs name each other, every ovs-interface is a
+    port of one OVS bridge, flows parse and name ports of their bridge, and the option
+    values OVS forces into range are reported."""
+    from vnetlab.devices.ovs import FlowError, parse_flow
+
+    for i, iface in enumerate(host.interfaces):
+        at = (*base, i)
+        if isinstance(iface, OvsInterface):
+            owner = enslaved.get(iface.name)
+            if owner is None or not isinstance(by_name.get(owner), OvsBridgeInterface):
+                err((*at, "name"), f"ovs-interface '{iface.name}' is not a port of any ovs-bridge "
+                    f"on {host_name} (list it under an ovs-bridge's bridge.port)")
+            if iface.ipv4 is not None and iface.ipv4.enabled and iface.ipv4.address:
+                notes.append(f"{loc.render((*at, 'ipv4'))}: accepted, not modelled (an OVS "
+                             "internal port has no IP stack in vnetlab)")
+            if iface.patch is None:
+                continue
+            peer_name = iface.patch.peer
+            peer = by_name.get(peer_name)
+            if peer_name == iface.name:
+                err((*at, "patch", "peer"), f"patch port '{iface.name}' cannot be its own peer")
+            elif peer is None:
+                err((*at, "patch", "peer"), f"patch peer '{peer_name}' is not an interface of "
+                    f"{host_name}")
+            elif not isinstance(peer, OvsInterface) or peer.patch is None:
+                err((*at, "patch", "peer"), f"patch peer '{peer_name}' is a {peer.type}"
+                    f"{'' if peer.type != 'ovs-interface' else ' without patch:'}, not a patch "
+                    "port (an ovs-interface with patch: {peer: ...})")
+            elif peer.patch.peer != iface.name:
+                err((*at, "patch", "peer"), f"patch peer '{peer_name}' names '{peer.patch.peer}' "
+                    f"as its peer, not '{iface.name}': a patch pair names each other")
+        elif isinstance(iface, OvsBridgeInterface):
+            ports = {iface.name, "LOCAL", *(p.name for p in iface.bridge.port)}
+            ports.update(t for (vm, k), t in taps.items() if spec.vms[vm].host == host_name
+                         and spec.vms[vm].interfaces[k].source == iface.name)
+            aging = iface.bridge.options.mac_aging_time
+            if not 15 * 10**9 <= aging <= 3600 * 10**9:
+                notes.append(f"{loc.render((*at, 'bridge', 'options', 'mac-aging-time'))}: "
+                             "ovs-vswitchd forces mac-aging-time into 15-3600 s "
+                             "(normalize_idle_time)")
+            for key in ("stp", "rstp", "mcast_snooping_enable"):
+                if getattr(iface.bridge.options, key):
+                    notes.append(f"{loc.render((*at, 'bridge', 'options', key.replace('_', '-')))}"
+                                 ": accepted, not modelled")
+            for j, text in enumerate(iface.bridge.flows):
+                path = (*at, "bridge", "flows", j)
+                try:
+                    flow = parse_flow(text)
+                except FlowError as exc:
+                    err(path, str(exc))
+                    continue
+                named = [v for k, v in flow.match if k == "in_port"] + \
+                        [v for k, v in flow.actions if k == "output"]
+                for port in named:
+                    if port not in ports:
+                        err(path, f"flow '{text}' names port '{port}', which is not a port of "
+                            f"{iface.name} (its ports: {', '.join(sorted(ports - {'LOCAL'}))})")
+                        break
 
 
 def check_neutron_port(spec: TopologySpec, network: str, path: Path,
@@ -581,9 +681,14 @@ def bridge_ports(spec: TopologySpec, ref: str, host_ifaces: dict[str, dict[str, 
         return [lag.name for lag in sw.lags] + [p for p in sw.ports if p not in members]
     host, _, bridge = ref.partition(":")
     iface = host_ifaces.get(host, {}).get(bridge)
-    if not isinstance(iface, LinuxBridgeInterface):
+    if isinstance(iface, OvsBridgeInterface):
+        if spec.openstack is not None:
+            return None             # the agent adds ports (patches, qvo/tap) during the run
+        ports = [iface.name, *(p.name for p in iface.bridge.port)]
+    elif isinstance(iface, LinuxBridgeInterface):
+        ports = [p.name for p in iface.bridge.port]
+    else:
         return None
-    ports = [p.name for p in iface.bridge.port]
     for (vm_name, index), tap in taps.items():
         vm = spec.vms[vm_name]
         if vm.host == host and vm.interfaces[index].source == bridge:

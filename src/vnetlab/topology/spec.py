@@ -605,6 +605,22 @@ class VlanInterface(BaseInterface):
 
 # -- Open vSwitch (nmstate's ovs-bridge / ovs-interface; devices/ovs.py) -------------------
 
+OvsVlanId = Annotated[int, Field(ge=0, le=4095)]   # the Port columns tag/trunks: 0-4095
+
+
+class OvsVlanRangeSpec(VlanRangeSpec):
+    min: OvsVlanId
+    max: OvsVlanId
+
+
+class OvsTrunkTagSpec(TrunkTagSpec):
+    """A ``trunk-tags`` item of an OVS port: the Port column ``trunks`` takes 0-4095
+    (vswitch.xml), so Neutron's dead VLAN 4095 can be trunked."""
+
+    id: OvsVlanId | None = None
+    id_range: OvsVlanRangeSpec | None = None
+
+
 class OvsPortVlanSpec(Model):
     """nmstate's OVS port ``vlan:`` (``mode``, ``tag``, ``trunk-tags``, ``enable-native``)
     and the Port column names of OVS itself: ``mode`` may also be ``native-tagged`` or
@@ -613,9 +629,9 @@ class OvsPortVlanSpec(Model):
     does; Neutron's dead VLAN is ``{mode: trunk, tag: 4095, trunk-tags: [{id: 4095}]}``."""
 
     mode: Literal["access", "trunk", "native-tagged", "native-untagged"] | None = None
-    tag: Annotated[int, Field(ge=0, le=4095)] | None = None
+    tag: OvsVlanId | None = None
     enable_native: bool = False
-    trunk_tags: list[TrunkTagSpec] = []
+    trunk_tags: list[OvsTrunkTagSpec] = []
 
     @model_validator(mode="after")
     def _shape(self) -> OvsPortVlanSpec:
@@ -635,7 +651,7 @@ class OvsBridgeOptions(Model):
     stp: Any = None                         # nmstate: bool or {enabled: ..}; not modelled
     rstp: Any = None
     mcast_snooping_enable: Any = None
-    fail_mode: str | None = None
+    fail_mode: Literal["standalone", "secure", ""] | None = None   # secure: no NORMAL flow
     mac_aging_time: Seconds = 300_000_000_000   # other_config:mac-aging-time (vnetlab)
 
 
