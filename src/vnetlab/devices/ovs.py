@@ -55,6 +55,7 @@ a port named like the bridge that receives floods and has no IP stack of its own
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,6 +190,7 @@ def _split_top(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_flow(text: str, order: int = 0, *, strict_priority: bool = True) -> Flow:
     """One flow in ``ovs-ofctl add-flow`` syntax, limited to the fields and actions this
     model runs (the module docstring)."""
@@ -295,7 +297,8 @@ class OvsBridge(NetDevice):
         self.forward_bpdu = False               # other_config:forward-bpdu (is_admissible)
         self._ofport = 0
         self._flow_order = 0
-        self.flows: list[Flow] = []
+        self._flows: list[Flow] = []
+        self._by_port: dict[str, list[Flow]] = {}      # in_port -> the flows it can match
         if fail_mode != "secure":               # secure, no controller: no flow of its own
             self.add_flow(_DEFAULT_FLOW, 0, record=False)
         self.add_local_port()
@@ -420,11 +423,32 @@ class OvsBridge(NetDevice):
             return
         self._process(port, frame, cause, True, None, 0, hops)
 
+    @property
+    def flows(self) -> list[Flow]:
+        """Table 0 in lookup order (priority, then the order added)."""
+        return self._flows
+
+    @flows.setter
+    def flows(self, flows: list[Flow]) -> None:
+        self._flows = flows
+        self._by_port = {}
+
+    def _candidates(self, in_port: str) -> list[Flow]:
+        """The flows an ``in_port`` can match, in lookup order (cached per port: the
+        classifier's work done once per table change)."""
+        found = self._by_port.get(in_port)
+        if found is None:
+            found = self._by_port[in_port] = [
+                f for f in self._flows
+                if all(value == in_port for name, value in f.match if name == "in_port")]
+        return found
+
     def _process(self, port: OvsPort, frame: Frame, cause: int, learn: bool,
                  xlate: Xlate | None, depth: int = 0, hops: int = 0) -> None:
         """Table 0, then its actions; patch outputs continue in the peer's bridge."""
         sim = self.sim
-        flow = next((f for f in self.flows if f.matches(port.name, frame)), None)
+        flow = next((f for f in self._candidates(port.name) if f.matches(port.name, frame)),
+                    None)
         if flow is None:                                  # table miss: no default flow left
             self._drop(xlate, frame, cause, port.name, DropReason.FLOW_DROP,
                        "no flow matched (table miss): dropping", "xlate_table_action")
