@@ -335,17 +335,10 @@ class NovaLiveMigration(Migration):
 
     def _switchover(self, cause: int) -> None:
         """The final pause: the guest stops on the source (V3)."""
-        sim = self.qemu.sim
-        self.cause = sim.step(self.qemu.name, "", Action.NOTE, 0,
-                              f"{self.qemu.name} paused for migration to {self.to} "
-                              f"(downtime {format_duration(self.downtime)})",
-                              "migration_completion", "V6", cause=cause)
-        self.qemu.running = False
-        for nic in self.qemu.nics:
-            nic.peer_rx = self._paused_tx(nic)
+        self.pause(cause)
         for vif in self.source_vifs:            # the source QEMU exits: B11b, os-vif unplug
             self.cloud.unplug_vif(vif, self.cause)
-        sim.schedule(self.downtime, self.finish)
+        self.qemu.sim.schedule(self.downtime, self.finish)
 
     def finish(self) -> None:
         """The guest's NICs now feed the destination taps; RARPs, resume (V6); the

@@ -220,17 +220,22 @@ class Migration:
         """Stop-and-copy on the source: the guest pauses (sends nothing, frames to
         it are lost), QEMU exits and libvirt deletes its taps: br_del_if (B11b)."""
         sim = self.qemu.sim
-        self.cause = sim.step(self.qemu.name, "", Action.NOTE, 0,
-                              f"{self.qemu.name} paused for migration to {self.to} "
-                              f"(downtime {format_duration(self.downtime)})",
-                              "migration_completion", "V6", cause=cause)
-        self.qemu.running = False
+        self.pause(cause)
         for nic in self.qemu.nics:
-            nic.peer_rx = self._paused_tx(nic)
             tap = nic.peer
             if isinstance(tap, Tap):
                 self.lab.remove_tap(tap, self.cause)
         sim.schedule(self.downtime, self.finish)
+
+    def pause(self, cause: int) -> None:
+        """migration_completion: the guest stops; what it would send is lost (V3, V6)."""
+        self.cause = self.qemu.sim.step(self.qemu.name, "", Action.NOTE, 0,
+                                        f"{self.qemu.name} paused for migration to {self.to} "
+                                        f"(downtime {format_duration(self.downtime)})",
+                                        "migration_completion", "V6", cause=cause)
+        self.qemu.running = False
+        for nic in self.qemu.nics:
+            nic.peer_rx = self._paused_tx(nic)
 
     def _paused_tx(self, nic: VirtioNic) -> Callable[[Frame, int, int], None]:
         def lost(frame: Frame, cause: int, hops: int) -> None:
