@@ -52,18 +52,18 @@ def ovs_root(cache: Path | None = None) -> Path:
 def unavailable_reason(cache: Path | None = None) -> str | None:
     """None when the unpacked OVS is there, else why not (the fetch script's marker text)."""
     cache = cache or OVS_CACHE
-    marker = cache / "unavailable"
-    if marker.is_file():
-        text = marker.read_text(errors="replace").strip()[:500]
-        return f"Open vSwitch could not be fetched: {text} (see {marker})"
     root = ovs_root(cache)
     missing = [b for b, rel in _BINARIES.items() if not (root / rel).is_file()]
     if not (root / SCHEMA).is_file():
         missing.append("vswitch.ovsschema")
-    if missing:
-        return (f"Open vSwitch is not unpacked in {root} (missing {', '.join(missing)}): run "
-                f"`sh {FETCH_SCRIPT}` as root (`make system-deps` does)")
-    return None
+    if not missing:
+        return None
+    marker = cache / "unavailable"
+    if marker.is_file():
+        text = marker.read_text(errors="replace").strip()[:500]
+        return f"Open vSwitch could not be fetched: {text} (see {marker})"
+    return (f"Open vSwitch is not unpacked in {root} (missing {', '.join(missing)}): run "
+            f"`sh {FETCH_SCRIPT}` as root (`make ovs-oracle` does)")
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -206,9 +206,10 @@ class OvsOracle:
         self.vsctl("add-br", name, "--", "set", "Bridge", name, "datapath_type=netdev", *extra)
 
     def add_port(self, bridge: str, name: str, *, iface_type: str | None = None,
-                 peer: str | None = None, **port_columns: object) -> None:
+                 peer: str | None = None, columns: dict[str, object] | None = None,
+                 **port_columns: object) -> None:
         """Add port ``name`` to ``bridge`` with Port columns (``tag=10``, ``vlan_mode=...``,
-        ``trunks=[10, 20]``).
+        ``trunks=[10, 20]``; or as a ``columns`` dict).
 
         No ``iface_type``: ``name`` is one end of a new veth pair (the other end stays
         unattached, up); ``"internal"``: an internal port; ``"patch"``: a patch port to
@@ -220,7 +221,7 @@ class OvsOracle:
             self.ns.batch([f"link add {name} type veth peer name {other}",
                            f"link set {name} up", f"link set {other} up"])
             self._veth_peers.append(other)
-        cols = [f"{k}={_port_value(v)}" for k, v in port_columns.items()]
+        cols = [f"{k}={_port_value(v)}" for k, v in {**(columns or {}), **port_columns}.items()]
         cmd = ["add-port", bridge, name, *cols]
         if iface_type is not None:
             cmd += ["--", "set", "Interface", name, f"type={iface_type}"]

@@ -184,11 +184,11 @@ def realize(ovs: OvsOracle, spec: TopologySpec, host: str = HOST) -> list[str]:
         for port in br.bridge.port:
             cols = port_columns(port)
             if port.name in patches:
-                ovs.add_port(br.name, port.name, iface_type="patch", peer=patches[port.name], **cols)
+                ovs.add_port(br.name, port.name, iface_type="patch", peer=patches[port.name], columns=cols)
             elif port.name in internal:
-                ovs.add_port(br.name, port.name, iface_type="internal", **cols)
+                ovs.add_port(br.name, port.name, iface_type="internal", columns=cols)
             else:
-                ovs.add_port(br.name, port.name, **cols)
+                ovs.add_port(br.name, port.name, columns=cols)
     for br in bridges:
         for flow in br.bridge.flows:
             ovs.add_flow(br.name, flow)
@@ -249,7 +249,8 @@ def run_both(ovs: OvsOracle, yaml_text: str, name: str, steps: Sequence[Step]) -
 M1, M2, M3, M4, MT = (f"52:54:00:00:00:{n:02x}" for n in (1, 2, 3, 4, 0xA0))
 
 ACCESS_TRUNK = """\
-# a: access ports tag 10 (a1, a3) and 20 (a2), a trunk of VLANs 10 and 20 (t1)
+# a: access ports tag 10 (a1, a3) and 20 (a2; internal port mgmt0), a trunk of VLANs 10
+# and 20 (t1)
 hosts:
   kvm1:
     interfaces:
@@ -257,6 +258,7 @@ hosts:
       - {name: a2, type: ethernet}
       - {name: a3, type: ethernet}
       - {name: t1, type: ethernet}
+      - {name: mgmt0, type: ovs-interface}
       - name: br0
         type: ovs-bridge
         bridge:
@@ -265,6 +267,7 @@ hosts:
             - {name: a2, vlan: {mode: access, tag: 20}}
             - {name: a3, vlan: {mode: access, tag: 10}}
             - {name: t1, vlan: {mode: trunk, trunk-tags: [{id: 10}, {id: 20}]}}
+            - {name: mgmt0, vlan: {mode: access, tag: 20}}
 """
 
 
@@ -285,7 +288,7 @@ def test_access_and_trunk_ports(ovs: OvsOracle) -> None:
     # real OVS behaves as the rules say (the harness is sound)
     assert o[0].real_set == {("a3", None), ("t1", 10), ("br0", 10)}
     assert o[1].real_set == {("a1", None)}
-    assert o[2].real_set == {("t1", 20), ("br0", 20)}
+    assert o[2].real_set == {("t1", 20), ("br0", 20), ("mgmt0", None)}
     assert o[3].real_set == {("t1", 10)}
     assert [x.real.outputs for x in o[4:]] == [[], [], []]
     assert "access port" in str(o[4].real.drop) and "trunking VLAN 30" in str(o[5].real.drop)
@@ -474,4 +477,66 @@ def test_native_untagged_and_native_tagged(ovs: OvsOracle) -> None:
     assert o[3].real_set == {("n1", None)}
     assert o[4].real_set == {("n2", 20)}
     assert o[7].real.outputs == []
+    run.check()
+
+
+EDGES = """\
+# f: corners of bundle_set and xlate_normal: a native-tagged port whose trunks lack its native
+# VLAN (n1), a trunk that trunks VLAN 0 (t0), a tag without vlan_mode (t2: access), a VLAN
+# pushed by a flow before NORMAL on an access port, strip_vlan + output
+hosts:
+  kvm1:
+    interfaces:
+      - {name: a1, type: ethernet}
+      - {name: a2, type: ethernet}
+      - {name: n1, type: ethernet}
+      - {name: t0, type: ethernet}
+      - {name: t2, type: ethernet}
+      - name: br0
+        type: ovs-bridge
+        bridge:
+          port:
+            - {name: a1, vlan: {mode: access, tag: 10}}
+            - {name: a2, vlan: {mode: access, tag: 20}}
+            - {name: n1, vlan: {mode: native-tagged, tag: 30, trunk-tags: [{id: 10}]}}
+            - {name: t0, vlan: {mode: trunk, trunk-tags: [{id: 0}, {id: 10}]}}
+            - {name: t2, vlan: {tag: 40, trunk-tags: [{id: 10}]}}
+          flows:
+            - "priority=5,in_port=a2,dl_type=0x88b6,actions=mod_vlan_vid:10,NORMAL"
+            - "priority=5,in_port=t0,dl_type=0x88b6,actions=strip_vlan,output:a1"
+"""
+
+
+def test_port_vlan_corners_and_flow_actions(ovs: OvsOracle) -> None:
+    """Scenario f: ``bundle_set`` forces a native VLAN into the trunks and VLAN 0 out; a
+    trunk of VLAN 0 takes untagged frames; ``tag`` alone makes an access port (its
+    ``trunks`` ignored, ``port_configure``); NORMAL checks the VLAN as the flow's actions left
+    it (``mod_vlan_vid`` before NORMAL on an access port: dropped by ``input_vid_is_valid``);
+    unknown unicast with only the LOCAL port in its VLAN; reserved and other multicast
+    destinations; a priority-tagged (VID 0) frame on an access port."""
+    m1, m2, m3, m4, m5, m6, m7, m8 = (f"52:54:00:00:01:{n:02x}" for n in range(1, 9))
+    unknown = "52:54:00:00:00:99"
+    steps: list[Step] = [
+        Send("br0", "a1", m1, unknown),                               # 1
+        Send("br0", "a2", m2, unknown),                               # 2 only LOCAL in VLAN 20
+        Send("br0", "n1", m3, BROADCAST),                             # 3 native VLAN 30
+        Send("br0", "n1", m3, BROADCAST, vlan=30),                    # 4
+        Send("br0", "t0", m4, BROADCAST),                             # 5 VLAN 0 trunked
+        Send("br0", "t2", m5, BROADCAST),                             # 6 access 40
+        Send("br0", "a2", m6, BROADCAST, ethertype=0x88B6),           # 7 pushed VLAN 10
+        Send("br0", "t0", m7, BROADCAST, vlan=10, ethertype=0x88B6),  # 8 strip_vlan,output:a1
+        Send("br0", "a1", "01:02:03:04:05:06", BROADCAST),            # 9 multicast source
+        Send("br0", "a1", m8, "01:80:c2:00:00:0e"),                   # 10 reserved (LLDP)
+        Send("br0", "a1", m8, "01:80:c2:00:00:10"),                   # 11 not reserved
+        Send("br0", "a1", m8, "33:33:00:00:00:01"),                   # 12 IPv6 multicast
+        Send("br0", "a1", m8, BROADCAST, vlan=0),                     # 13 priority tag
+    ]
+    run = run_both(ovs, EDGES, "ovs-oracle-edges.yaml", steps)
+    o = run.observed
+    assert o[1].real_set == {("br0", 20)}
+    assert o[2].real_set == {("br0", 30)} and ("n1", 10) in o[0].real_set
+    assert o[4].real_set == {("br0", None)} and o[5].real_set == {("br0", 40)}
+    assert o[6].real.outputs == [] and "VLAN 20 access port" in str(o[6].real.drop)
+    assert o[7].real_set == {("a1", None)}
+    assert o[9].real.outputs == [] and o[10].real.outputs != []
     run.check()
