@@ -33,6 +33,9 @@ demo: $(STAMP)
 	$(VENV)/bin/vnetlab catalog run
 	$(VENV)/bin/vnetlab explain --case team-roundrobin
 	$(VENV)/bin/vnetlab explain --case firewall-docker-forward-drop --dhcp vm1
+	$(VENV)/bin/vnetlab explain --case migration-ovs-rarp-lost --ping vm2 --seq 16
+	$(VENV)/bin/vnetlab sweep --case migration-ovs-rarp-lost --vary 'agent.bind_delay=uniform(0.3s,3.3s)' \
+	  --vary 'announce.rounds=[5,10]' --runs 500 --metric outage --threshold 2s
 	$(VENV)/bin/vnetlab catalog report -o demo-reports
 	@echo "HTML reports (open in a browser): demo-reports/index.html"
 	$(VENV)/bin/vnetlab matrix
