@@ -96,7 +96,12 @@ def detect(path: str) -> str:
         return "keyfile"
     if looks_like(text):
         return "nmcli"
-    if re.search(r"^\s*(interfaces\s*:|\{?\s*\"interfaces\"\s*:)", text, re.M):
+    topology = re.search(r"^(hosts|vms|switches)\s*:", text, re.M)
+    if topology is not None:
+        raise ImportFailure(path, text.count("\n", 0, topology.start()) + 1, topology.group(1),
+                            "already a vnetlab topology file: use it as it is (vnetlab run)")
+    if re.search(r"^(interfaces\s*:|\{?\s*\"interfaces\"\s*:)", text, re.M) or \
+            re.search(r"\"interfaces\"\s*:\s*\[", text):
         return "nmstate"
     if re.search(r"^(DEVICE|TYPE|BOOTPROTO|ONBOOT|DEVICETYPE)=", text, re.M):
         return "ifcfg"

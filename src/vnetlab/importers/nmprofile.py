@@ -548,7 +548,11 @@ class Builder:
                 self._bridge(profile, iface)
             elif kind in ("vlan", "ovs-interface") and not self._typed(kind, profile, iface, named):
                 continue
-            self._ipv4(profile, iface, key in controllers)
+            # a profile with a controller is a port even when the controller was not
+            # imported: NetworkManager gives ports no IP configuration
+            self._ipv4(profile, iface, key in controllers or any(
+                profile.props.get(k) is not None and profile.props[k].value
+                for k in ("connection.controller", "connection.master")))
             ifaces[key] = iface
         self._enslave(named, controllers, ifaces, team_ports)
         self._unused()

@@ -161,7 +161,7 @@ def parse(data: Any, file: str) -> tuple[dict[str, Any], list[Unparsed]]:
                        ("interfaces",), drop)
     for iface in interfaces:
         _tidy(iface, _find_line(raw, ("interfaces", f"[{iface.get('name')}]")), notes)
-    _forget(interfaces, gone, notes)
+    _forget(interfaces, gone, notes, raw)
     host: dict[str, Any] = {"interfaces": interfaces}
     routes = _routes(data.get("routes"), notes)
     if routes:
@@ -261,9 +261,10 @@ def _tidy(iface: dict[str, Any], line: int, notes: Notes) -> None:
         del iface["state"]
     if iface.get("mtu") == 1500:
         del iface["mtu"]
-    if iface.get("type") != "ethernet" and "mac-address" in iface and \
-            iface.get("type") in ("bond", "team", "linux-bridge"):
-        del iface["mac-address"]        # the kernel's choice (first/lowest port), B2d/BD3
+    if iface.get("type") in ("bond", "team", "linux-bridge") and "mac-address" in iface:
+        notes.add("interfaces[*].mac-address", line, "a bridge's, bond's or team's MAC as the "
+                  "kernel chose it (lowest or first port, B2d/BD3/T4): left to vnetlab")
+        del iface["mac-address"]
     ipv4 = iface.get("ipv4")
     if isinstance(ipv4, dict) and ipv4.get("dhcp") is False:
         del ipv4["dhcp"]
@@ -321,42 +322,43 @@ def _bond_options(options: dict[str, Any], line: int, notes: Notes) -> dict[str,
     return out
 
 
-def _forget(interfaces: list[dict[str, Any]], gone: set[str], notes: Notes) -> None:
+def _forget(interfaces: list[dict[str, Any]], gone: set[str], notes: Notes, raw: Any) -> None:
     """Remove references to interfaces that were left out."""
     names = {i.get("name") for i in interfaces}
     for iface in list(interfaces):
+        line = _find_line(raw, ("interfaces", f"[{iface.get('name')}]"))
         bridge = iface.get("bridge")
         if isinstance(bridge, dict) and isinstance(bridge.get("port"), list):
             bridge["port"] = [p for p in bridge["port"] if not (
                 isinstance(p, dict) and p.get("name") not in names and
-                _gone(notes, iface, p.get("name"), gone))]
+                _gone(notes, iface, p.get("name"), gone, line))]
         agg = iface.get("link-aggregation")
         if isinstance(agg, dict):
             for key in ("port", "ports", "slaves"):
                 if isinstance(agg.get(key), list):
                     agg[key] = [p for p in agg[key] if not (
                         (p.get("name") if isinstance(p, dict) else p) not in names and
-                        _gone(notes, iface, p, gone))]
+                        _gone(notes, iface, p, gone, line))]
         team = iface.get("team")
         if isinstance(team, dict):
             for key in ("ports", "port"):
                 if isinstance(team.get(key), list):
                     team[key] = [p for p in team[key] if not (
                         isinstance(p, dict) and p.get("name") not in names and
-                        _gone(notes, iface, p.get("name"), gone))]
+                        _gone(notes, iface, p.get("name"), gone, line))]
         vlan = iface.get("vlan")
         if iface.get("type") == "vlan" and isinstance(vlan, dict) and \
                 vlan.get("base-iface") not in names:
-            notes.add(f"interfaces[{iface.get('name')}]", 1,
+            notes.add(f"interfaces[{iface.get('name')}]", line,
                       f"its base {vlan.get('base-iface')} was left out: left out too")
             interfaces.remove(iface)
 
 
-def _gone(notes: Notes, iface: dict[str, Any], port: Any, gone: set[str]) -> bool:
+def _gone(notes: Notes, iface: dict[str, Any], port: Any, gone: set[str], line: int) -> bool:
     name = port.get("name") if isinstance(port, dict) else port
     why = "a port that was left out (its type is not modelled)" if name in gone else \
         "no interface of that name in the file"
-    notes.add(f"interfaces[{iface.get('name')}] port {name}", 1, why + ": left out")
+    notes.add(f"interfaces[{iface.get('name')}] port {name}", line, why + ": left out")
     return True
 
 
@@ -379,7 +381,7 @@ def _routes(routes: Any, notes: Notes) -> list[dict[str, Any]]:
             entry["next-hop-interface"] = str(route["next-hop-interface"])
         out.append(entry)
     if "running" in routes:
-        notes.add("routes.running", 1, "the kernel's current routes: not imported "
+        notes.add("routes.running", _line(routes, "running", 1), "the kernel's current routes: not imported "
                   "(routes.config is)")
     return out
 
