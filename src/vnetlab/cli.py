@@ -135,6 +135,7 @@ def main() -> None:
     vnetlab matrix            which bond mode / team runner works with which switch
     vnetlab sweep FILE        randomized runs: how likely an outage is, per parameter value
     vnetlab import PATH...    a topology from nmstate, NM keyfiles, ifcfg, nmcli, libvirt, sosreport
+    vnetlab doctor PATH...    hazard checks with evidence and fixes; --prove simulates each fix
     """
 
 
@@ -748,3 +749,30 @@ def import_cmd(paths: tuple[str, ...], kind: str | None, host: str | None, outpu
         for problem in problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
+
+
+# -- hazard checks, proof by simulation, fleet audits (src/vnetlab/doctor, docs/doctor.md) -----
+
+@main.command("doctor")
+@click.argument("paths", nargs=-1, required=True, metavar="FILE_OR_DIR...")
+@click.option("--prove", is_flag=True,
+              help="simulate the topology as is and with each fix (a harness for host captures)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (schema "
+              "vnetlab.doctor/1)")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error",
+              show_default=True, help="exit status 1 when a finding reaches this severity")
+@click.option("--jobs", "-j", default=0, help="worker processes (0: one per CPU for many "
+              "inputs; 1: in-process)")
+@click.option("--dask", metavar="ADDRESS", help="audit on a Dask cluster (tcp://host:8786)")
+@click.option("--only", multiple=True, metavar="ID",
+              help="only these checks (an id, or a prefix such as bond.); repeatable")
+@_lang_option
+def doctor_cmd(paths: tuple[str, ...], prove: bool, as_json: bool, fail_on: str, jobs: int,
+               dask: str | None, only: tuple[str, ...], lang: str | None) -> None:
+    """What will break on these hosts: topology files, captures (a captured: block),
+    configuration imports or sosreports; a directory of topology files is a fleet.
+    Exit 0, 1 when a finding reaches --fail-on, 2 on unreadable input."""
+    from vnetlab.doctor.command import main as doctor_main
+
+    sys.exit(doctor_main(paths, prove=prove, as_json=as_json, fail_on=fail_on, jobs=jobs,
+                         dask=dask, only=only, lang=_language(lang)))

@@ -188,6 +188,16 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "(nothing the station sent since has reached {where} to move it)",
         "{where} 仍按 {time} 建立的表项转发（{note}，帧 uid={uid}）；该站点已不在那个端口后面，"
         "{bridge} 也没有可转发的端口：表项已过时（此后该站点发出的帧都没有到达 {where} 来更新它）"),
+    "explain.stale_adjacency": (
+        "{where} routed it out of {port} by its ARP adjacency for {ip} ({mac} via {port}: ARP "
+        "entry {age} old, egress port set {port_age} before), while its MAC table has had {mac} "
+        "on {fdb_port} since {moved}: with on-fdb-move keep a MAC move (a RARP) does not update "
+        "the adjacency; only an ARP from {ip} or the entry's timeout does (S10, S9)",
+        "{where} 按 {ip} 的 ARP 邻接（{mac}，经 {port}：ARP 表项已存在 {age}，出端口 {port_age} "
+        "之前设定）把它从 {port} 路由出去，而它的 MAC 地址表自 {moved} 起已把 {mac} 放在 "
+        "{fdb_port}：on-fdb-move keep 时 MAC 迁移（RARP）不会更新邻接；只有来自 {ip} 的 ARP 或表项"
+        "超时才会（S10、S9）"),
+    "outage.adjacency": ("; {summary}", "；{summary}"),
     "outage.no_explanation": ("no explanation recorded", "没有记录到解释"),
     "outage.trace_off": ("not explained: the run kept no trace (--trace off)",
                          "未解释：本次运行未保留跟踪记录（--trace off）"),
@@ -356,6 +366,8 @@ _REASONS: dict[str, str] = {
     "giant": "超长帧（giant）",
     "frag-reasm-timeout": "分片重组超时",
     "dst-is-local-address": "目的地址是本机地址",
+    "ttl-expired": "TTL 耗尽",
+    "arp-glean-drop": "无 ARP 表项，报文丢弃（glean）",
 }
 
 # trace actions (sim/trace.py Action), as the FDB verdict shows them (``MOVE: ...``)
@@ -712,6 +724,59 @@ _PATTERNS: list[tuple[str, str, str]] = [
     ("step", r"(?P<mac>%MAC%) is not (?P<dev>%P%)'s address: PACKET_OTHERHOST",
      "{mac} 不是 {dev} 的地址：PACKET_OTHERHOST"),
     ("step", r"(?P<ip>%IP%) is not ours \(no forwarding\)", "{ip} 不是本机地址（未开启转发）"),
+    # IP forwarding on a router (ip_forward) and an L3 switch's SVIs (devices/l3switch.py)
+    ("step", r"routed (?P<src>%IP%) > (?P<dst>%IP%) from (?P<a>%P%) to (?P<b>%P%) "
+             r"(?P<via>on-link|via %IP%) \(TTL (?P<ttl>\d+)\)",
+     "路由转发 {src} > {dst}：从 {a} 到 {b}，{via}（TTL {ttl}）"),
+    ("step", r"routed (?P<src>%IP%) > (?P<dst>%IP%) \((?P<a>%P%) -> (?P<b>%P%)\)",
+     "路由 {src} > {dst}（{a} -> {b}）"),
+    ("step", r"own packet (?P<src>%IP%) > (?P<dst>%IP%) \((?P<a>%P%)\)",
+     "交换机自己的报文 {src} > {dst}（{a}）"),
+    ("step", r"refresh request for (?P<ip>%IP%)", "{ip} 的刷新请求"),
+    ("step", r"(?P<head_n>.+?): adjacency (?P<ip>%IP%) is-at (?P<mac>%MAC%) via (?P<port>%P%) "
+             r"\(ARP entry age (?P<age>%D%), port set (?P<page>%D%) ago; on-fdb-move keep\)",
+     "{head_n}：按 ARP 邻接 {ip} is-at {mac} 从 {port} 发出（ARP 表项已存在 {age}，出端口 {page} "
+     "前设定；on-fdb-move keep）"),
+    ("step", r"(?P<head_n>.+?): adjacency (?P<ip>%IP%) is-at (?P<mac>%MAC%) \(ARP entry age "
+             r"(?P<age>%D%)\); MAC table hit: (?P<port>%P%)",
+     "{head_n}：ARP 邻接 {ip} is-at {mac}（ARP 表项已存在 {age}）；MAC 地址表命中：{port}"),
+    ("step", r"flooding unknown unicast (?P<mac>%MAC%) in vlan (?P<vid>\d+): (?P<head_n>.+), "
+             r"adjacency (?P<ip>%IP%) \(ARP entry age (?P<age>%D%)\) outlives the MAC table "
+             r"entry \(S9\)",
+     "在 vlan {vid} 中泛洪未知单播 {mac}：{head_n}，ARP 邻接 {ip}（ARP 表项已存在 {age}）比 MAC "
+     "地址表项活得久（S9）"),
+    ("step", r"RARP from (?P<mac>%MAC%) on (?P<port>%P%): it carries no IP address, so the ARP "
+             r"cache is not updated \(the MAC table learned it\)",
+     "来自 {mac} 的 RARP 从 {port} 进入：它不带 IP 地址，所以 ARP 缓存不更新（只有 MAC 地址表学到了它）"),
+    ("step", r"ARP request for (?P<ip>%IP%)", "对 {ip} 的 ARP 请求"),
+    ("step", r"ARP reply to (?P<ip>%IP%)", "发给 {ip} 的 ARP 应答"),
+    ("step", r"gratuitous ARP", "免费 ARP"),
+    ("step", r"ARP (?P<ip>%IP%) is-at (?P<mac>%MAC%) learned from (?P<why_n>.+) on "
+             r"(?P<port>%P%): adjacency via (?P<port2>%P%)",
+     "ARP {ip} is-at {mac}：从 {port} 上的{why_n}学到；邻接经 {port2}"),
+    ("step", r"ARP (?P<ip>%IP%) is-at (?P<mac>%MAC%) via (?P<port>%P%) refreshed by "
+             r"(?P<why_n>.+) \(age was (?P<age>%D%)\)",
+     "ARP {ip} is-at {mac}（经 {port}）被{why_n}刷新（此前已存在 {age}）"),
+    ("step", r"ARP (?P<ip>%IP%) is-at (?P<mac>%MAC%) via (?P<port>%P%) \(was (?P<old>%MAC%) via "
+             r"(?P<port0>%P%)\): updated by (?P<why_n>.+)",
+     "ARP {ip} is-at {mac}，经 {port}（原为 {old}，经 {port0}）：被{why_n}更新"),
+    ("step", r"ARP (?P<ip>%IP%) timed out \(age (?P<age>%D%)\): unicast refresh request "
+             r"(?P<n>\d+) of (?P<m>\d+) to (?P<mac>%MAC%)",
+     "ARP {ip} 超时（已存在 {age}）：向 {mac} 发出单播刷新请求（第 {n} 个，共 {m} 个）"),
+    ("step", r"ARP (?P<ip>%IP%): no reply to (?P<n>\d+) unicast refresh requests to "
+             r"(?P<mac>%MAC%): removed; the next packet resolves it by broadcast",
+     "ARP {ip}：发往 {mac} 的 {n} 个单播刷新请求都没有应答：表项删除；下一个报文用广播重新解析"),
+    ("step", r"adjacency (?P<ip>%IP%) stays on (?P<port>%P%): the MAC table moved (?P<mac>%MAC%) "
+             r"to (?P<port2>%P%), the ARP entry is not updated \(on-fdb-move keep\)",
+     "邻接 {ip} 仍指向 {port}：MAC 地址表已把 {mac} 移到 {port2}，ARP 表项不更新（on-fdb-move keep）"),
+    ("step", r"adjacency (?P<ip>%IP%) follows (?P<mac>%MAC%) from (?P<port>%P%) to (?P<port2>%P%): "
+             r"the MAC table moved it \(on-fdb-move refresh\)",
+     "邻接 {ip} 随 {mac} 从 {port} 移到 {port2}：MAC 地址表移动了它（on-fdb-move refresh）"),
+    ("step", r"no ARP entry for (?P<ip>%IP%) on (?P<svi>%P%): ARP request broadcast in vlan "
+             r"(?P<vid>\d+), packet dropped \(glean\)",
+     "{svi} 上没有 {ip} 的 ARP 表项：在 vlan {vid} 中广播 ARP 请求，报文丢弃（glean）"),
+    ("step", r"sent ARP gratuitous (?P<ip>%IP%) is-at (?P<mac>%MAC%)",
+     "发出免费 ARP {ip} is-at {mac}"),
     ("step", r"(?P<bytes>\d+)-byte frame \((?P<payload>\d+) bytes after the Ethernet header\) is "
              r"longer than (?P<dev>%P%)'s MTU (?P<mtu>\d+); it came in on (?P<port>%P%) \(MTU "
              r"(?P<mtu2>\d+)\): is_skb_forwardable\(\) fails, the bridge drops it silently \(no "

@@ -207,7 +207,7 @@ def check_frame(frame: Frame, data: bytes | None = None) -> Ether:
 
 def check_ipv4(pkt: Ether, packet: Ipv4) -> None:
     ip = pkt[IP]
-    assert (ip.version, ip.ihl, ip.tos, ip.ttl) == (4, 5, 0, 64)
+    assert (ip.version, ip.ihl, ip.tos, ip.ttl) == (4, 5, 0, packet.ttl)   # 64, less per router
     assert ip.len == packet.length
     assert ip.id == packet.ident & 0xFFFF
     assert (bool(ip.flags.DF), bool(ip.flags.MF)) == (packet.df, packet.mf)

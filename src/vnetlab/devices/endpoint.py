@@ -9,9 +9,15 @@ neigh_update), net/ipv4/icmp.c (echo replies) and iputils ping. Semantics
 ping's DF rule (IP_PMTUDISC_WANT unless -M), ip_defrag with ipfrag_time 30 s.
 A host with a firewall runs NF_INET_LOCAL_IN in ip_local_deliver and
 NF_INET_LOCAL_OUT before the next hop is resolved (D8, devices/netfilter.py).
+A router (``forwarding``, net.ipv4.ip_forward=1) routes a packet sent to its
+MAC but not to one of its addresses: ip_forward (TTL, route, DF/MTU, TTL - 1)
+then the egress interface's neighbour output, as for its own packets
+(docs/models/l3-switch.md); hosts and VMs keep ip_forward 0.
 
-Limitations: no IP forwarding between interfaces (a router answers for its
-own addresses only), no TCP/UDP (so nothing but ARP replies confirms a
+Limitations: forwarding sends no ICMP (no time exceeded, unreachable, frag
+needed or redirect), has no FORWARD netfilter chain and no rp_filter; routes
+are connected subnets, static ``routes:`` and the default gateway (one table,
+no policy routing); no TCP/UDP (so nothing but ARP replies confirms a
 neighbour, N3), arp_ignore 0 and arp_accept 0 only, reachable time drawn
 once per entry confirmation rather than re-drawn every 300 s, ping counts
 replies until the end of the run (no -W deadline).
@@ -192,6 +198,9 @@ class Endpoint:
         self.where = name
         self.params = params
         self.gateway = gateway
+        # net.ipv4.ip_forward (routers: 1) and static routes (destination, prefix, via)
+        self.forwarding = False
+        self.routes: list[tuple[Ip4, int, Ip4]] = []
         self.ifaces: list[IpIface] = []
         self.iface_of: dict[NetDevice, IpIface] = {}
         self.local_ips: set[Ip4] = set()
@@ -305,6 +314,9 @@ class Endpoint:
     def ip_rcv(self, iface: IpIface, frame: Frame, packet: Ipv4, cause: int) -> None:
         sim = self.sim
         if packet.dst not in self.local_ips and packet.dst != IP4_BROADCAST:
+            if self.forwarding and frame.dst == iface.dev.mac:      # PACKET_HOST
+                self.ip_forward(iface, frame, packet, cause)
+                return
             if sim.tracing:
                 sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
                          f"{ip4_str(packet.dst)} is not ours (no forwarding)", "ip_rcv_finish",
@@ -410,14 +422,21 @@ class Endpoint:
         n.reachable_time = base // 2 + int(self.sim.rng.random() * base)
 
     def route(self, dst: Ip4) -> tuple[IpIface, Ip4] | None:
-        """Connected subnets by longest prefix, else the default gateway."""
-        best: tuple[int, IpIface] | None = None
+        """fib_lookup(): the longest prefix among connected subnets and static routes
+        (a connected subnet wins a tie; a route whose next hop is on no connected
+        subnet is unusable), else the default gateway."""
+        best: tuple[int, IpIface, Ip4] | None = None
         for iface in self.ifaces:
             plen = iface.on_link(dst)
             if plen >= 0 and (best is None or plen > best[0]):
-                best = (plen, iface)
+                best = (plen, iface, dst)
+        for net, plen, via in self.routes:
+            if (dst ^ net) & netmask(plen) == 0 and (best is None or plen > best[0]):
+                out = next((i for i in self.ifaces if i.on_link(via) >= 0), None)
+                if out is not None:
+                    best = (plen, out, via)
         if best is not None:
-            return best[1], dst
+            return best[1], best[2]
         if self.gateway is not None:
             for iface in self.ifaces:
                 if iface.on_link(self.gateway) >= 0:
@@ -437,6 +456,47 @@ class Endpoint:
             cause = self.firewall.local_out(self.where, iface.dev.name, uid, packet, cause)
             if cause < 0:
                 return
+        self.neigh_output(iface, next_hop, packet, uid, cause)
+
+    def ip_forward(self, iface: IpIface, frame: Frame, packet: Ipv4, cause: int) -> None:
+        """ip_rcv_finish() -> ip_route_input_noref() then ip_forward() on a router
+        (net.ipv4.ip_forward=1): the route (none: dropped by ip_error), the TTL, DF
+        against the egress MTU (ip_exceeds_mtu), TTL - 1 (ip_decrease_ttl), and the
+        egress interface's neighbour output (queued while INCOMPLETE, N2). No ICMP is
+        sent back (time exceeded, unreachable, frag needed, redirect: not modelled)."""
+        sim = self.sim
+        route = self.route(packet.dst)
+        if route is None:
+            sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
+                     f"no route to {ip4_str(packet.dst)}: not forwarded", "ip_route_input_slow",
+                     reason=DropReason.NO_ROUTE, cause=cause)
+            return
+        if packet.ttl <= 1:                     # too_many_hops
+            sim.step(self.where, iface.dev.name, Action.DROP, frame.uid,
+                     f"{packet.describe()}: TTL {packet.ttl} expires here, not forwarded "
+                     "(ICMP time exceeded not modelled)", "ip_forward",
+                     reason=DropReason.TTL_EXPIRED, cause=cause)
+            return
+        out, next_hop = route
+        if packet.df and packet.length > out.dev.mtu:
+            sim.step(self.where, out.dev.name, Action.DROP, frame.uid,
+                     f"{packet.length}-byte packet with DF is longer than {out.dev.name}'s MTU "
+                     f"{out.dev.mtu}: not forwarded (ICMP frag needed not modelled)", "ip_forward",
+                     "MTU2", reason=DropReason.PKT_TOO_BIG, cause=cause)
+            return
+        packet = replace(packet, ttl=packet.ttl - 1)
+        if sim.tracing:
+            via = f"via {ip4_str(next_hop)}" if next_hop != packet.dst else "on-link"
+            cause = sim.step(self.where, out.dev.name, Action.FORWARD, frame.uid,
+                             f"routed {ip4_str(packet.src)} > {ip4_str(packet.dst)} from "
+                             f"{iface.dev.name} to {out.dev.name} {via} (TTL {packet.ttl})",
+                             "ip_forward", cause=cause)
+        self.neigh_output(out, next_hop, packet, frame.uid, cause)
+
+    def neigh_output(self, iface: IpIface, next_hop: Ip4, packet: Ipv4, uid: int, cause: int
+                     ) -> None:
+        """neigh_output(): send now, or queue and resolve (N2)."""
+        sim = self.sim
         if packet.dst == IP4_BROADCAST:
             self._emit(iface, BROADCAST, packet, uid, cause)
             return

@@ -53,6 +53,12 @@ administrative shutdown of the members (the far end loses carrier), and only
 mac-flap err-disables recover by timer. Link-local group addresses
 (01:80:c2:00:00:0x) are consumed, never flooded; LACPDUs go to the port's
 LACP machines when it runs LACP.
+
+An L3 switch (``svis:``) hands frames to its SVIs after learning: a frame to an
+SVI's MAC in that SVI's VLAN goes to the switch's IP stack instead of the MAC
+table, a broadcast in it is flooded and a copy goes up too; every learn or
+move is told to the ARP cache (``on-fdb-move``). Routing, the ARP cache and its
+adjacencies live in ``devices/l3switch.py`` (S9, S10).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from vnetlab.devices.fdb import DEFAULT_AGEING, Fdb, FdbEntry
 from vnetlab.devices.lacp import IEEE, LacpPort, Reselect, group_by_partner
@@ -70,6 +77,9 @@ from vnetlab.net.frame import EtherType, Frame, with_vlan
 from vnetlab.sim.sim import Sim, Timer
 from vnetlab.sim.time import S, Time, format_duration
 from vnetlab.sim.trace import Action, DropReason
+
+if TYPE_CHECKING:
+    from vnetlab.devices.l3switch import SwitchL3
 
 FN_SELECT = "802.1AX-2014 6.4.14 Selection Logic"
 FN_STP = "802.1D-1998 8.4 port states"
@@ -384,6 +394,7 @@ class Switch:
         self.err_disable_events: list[tuple[Time, str, str]] = []   # (time, port, cause)
         self._move_times: dict[Mac, list[Time]] = {}
         self._secure_owner: dict[Mac, SwitchPort] = {}
+        self.l3: SwitchL3 | None = None         # SVIs and routing (devices/l3switch.py)
 
     # -- configuration -------------------------------------------------------------------
     def add_port(self, nic: Nic) -> None:
@@ -745,6 +756,12 @@ class Switch:
                 entry.updated = now                 # the common case: refresh in place
             elif not self.learn(src, entry, ingress, frame, cause, vid):
                 return
+        l3 = self.l3
+        if l3 is not None and vid in l3.svis and (dst == BROADCAST or dst == l3.svis[vid].mac):
+            if dst == BROADCAST:                # flooded, and a copy to the SVI
+                self.flood(frame, ingress, cause, "broadcast", hops, vid)
+            l3.receive(frame, ingress, vid, cause)
+            return
         if dst & 0x0100_0000_0000:
             self.flood(frame, ingress, cause, "broadcast" if dst == BROADCAST else "multicast",
                        hops, vid)
@@ -880,6 +897,8 @@ class Switch:
         moved_from = (entry.port if entry is not None and entry.port is not ingress
                       and self.sim.now < entry.updated + fdb.ageing_time else None)
         step = fdb.update(src, vid, ingress, ingress.name, frame.uid, cause)
+        if self.l3 is not None:
+            self.l3.fdb_moved(src, vid, ingress, step or cause)
         if moved_from is None:
             return True
         return self.mac_moved(src, moved_from, ingress, frame, step or cause, vid)

@@ -225,6 +225,8 @@ class Explainer:
                     reason=reason(decisive.reason, self.lang),
                     note=note(decisive.note, self.lang))
         explanation = Explanation(question, verdict, decisive, self.trace.chain(decisive.id))
+        if self._stale_adjacency(explanation):
+            return explanation
         cause = self.trace.get(decisive.ref)
         if (cause is None or cause.action not in (Action.LEARN, Action.MOVE)) \
                 and decisive.reason in (DropReason.NO_ROUTE, DropReason.FLOOD_NO_PORT):
@@ -237,10 +239,12 @@ class Explainer:
             here = decisive.where.split("/")[0]
             used = [c for s in reversed(explanation.path)
                     if (c := self.trace.get(s.ref)) is not None
-                    and c.action in (Action.LEARN, Action.MOVE)]
+                    and (c.action in (Action.LEARN, Action.MOVE) or c.data.get("adjacency"))]
             cause = next((c for c in used if c.where.split("/")[0] != here),
                          used[0] if used else None)
-        if cause is not None and cause.action in (Action.LEARN, Action.MOVE):
+        if cause is not None and cause.action is Action.NEIGH and cause.data.get("adjacency"):
+            self._root_cause(explanation, cause)        # an L3 switch's ARP adjacency
+        elif cause is not None and cause.action in (Action.LEARN, Action.MOVE):
             self._root_cause(explanation, cause)
             if decisive.reason is DropReason.FLOOD_NO_PORT:
                 # the entry is stale, not poisoned: say so instead of a flood-back story
@@ -263,6 +267,30 @@ class Explainer:
                                          time=format_time(change.time), fn=change.fn,
                                          rule=change.rule)]
         return explanation
+
+    def _stale_adjacency(self, explanation: Explanation) -> bool:
+        """An L3 switch routed the frame by an adjacency that kept its port (on-fdb-move
+        keep) while the MAC table had moved the MAC elsewhere (S10, docs/models/
+        l3-switch.md): that ARP entry is the root cause, told with its port and age."""
+        routed = next((s for s in reversed(explanation.path) if s.data.get("mode") == "keep"
+                       and s.data.get("fdb_port") not in (None, "", s.data.get("port"))), None)
+        adjacency = self.trace.get(routed.ref) if routed is not None else None
+        if routed is None or adjacency is None:
+            return False
+        data = routed.data
+        moved = next((s for s in reversed(self.trace.steps[:routed.id - 1])
+                      if s.where == routed.where and s.action in (Action.LEARN, Action.MOVE)
+                      and s.data.get("mac") == data["mac"]), None)
+        explanation.cause_step = adjacency
+        explanation.cause_path = self.trace.chain(adjacency.id)
+        explanation.summary = [t("explain.stale_adjacency", self.lang, where=routed.where,
+                                 ip=data["adjacency"], mac=data["mac"], port=data["port"],
+                                 age=f"{data['age_ns'] / 1e9:.1f}s",
+                                 port_age=f"{data['port_age_ns'] / 1e9:.1f}s",
+                                 fdb_port=data["fdb_port"],
+                                 moved=format_time(moved.time) if moved is not None else "?"),
+                               *self.summarize(adjacency, explanation.cause_path)]
+        return True
 
     def _root_cause(self, explanation: Explanation, cause: Step) -> None:
         explanation.cause_step = cause

@@ -7,8 +7,8 @@ interval). Its cause is the explanation of the first lost probe (the decisive
 drop and the state it used, e.g. a switch FDB entry still on the old port);
 its end is what changed the path for the first answered probe: an FDB entry
 learned or moved during the gap (the VM transmitted, or a flood after a flush
-or ageing re-taught the switch), found through the ``ref`` of the decisions
-on the recovered probe's path.
+or ageing re-taught the switch), or an L3 switch's ARP adjacency re-learned,
+found through the ``ref`` of the decisions on the recovered probe's path.
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ def _cause(answer: Any, lang: str = "en") -> str:
         c = answer.cause_step
         text += t("outage.relied", lang, where=c.where, note=note(c.note, lang),
                   time=format_time(c.time), rule=c.rule)
+        if c.data.get("adjacency") and answer.summary:      # an L3 switch's ARP adjacency
+            text += t("outage.adjacency", lang, summary=answer.summary[0])
     return text
 
 
@@ -137,7 +139,8 @@ def _recovery(result: RunResult, gap_start: Time, send_step: int, reply_step: in
     path = trace.chain(reply_step) if reply_step else trace.chain(send_step)
     for step in path:
         ref = trace.get(step.ref) if step.ref else None
-        if ref is not None and ref.action in (Action.LEARN, Action.MOVE) and ref.time >= gap_start:
+        if ref is not None and (ref.action in (Action.LEARN, Action.MOVE)
+                                or ref.data.get("adjacency")) and ref.time >= gap_start:
             origin = next((s for s in trace.chain(ref.id)
                            if s.action is Action.TRANSMIT and s.uid == ref.uid), None)
             by = t("outage.from_frame", lang, where=origin.where,

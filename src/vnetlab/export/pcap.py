@@ -13,9 +13,9 @@ tables and the reasons):
 * **IPv4** (RFC 791): version 4, IHL 5 (vnetlab has no options), TOS 0, the
   total length of this packet or fragment, the model's IP ID (its low 16 bits:
   the model uses frame uids as IDs), DF and MF as the model has them, the
-  fragment offset in 8-byte units, TTL 64 (``IPDEFTTL``, sysctl
-  ``net.ipv4.ip_default_ttl``: vnetlab has no IP forwarding, so no hop lowers
-  it), the header checksum. A fragment carries bytes ``frag_off ..
+  fragment offset in 8-byte units, the model's TTL (64, ``IPDEFTTL``, sysctl
+  ``net.ipv4.ip_default_ttl``, lowered by each router that forwards the
+  packet), the header checksum. A fragment carries bytes ``frag_off ..
   frag_off + frag_len`` of the whole datagram's ICMP/UDP bytes, whose checksum
   covers the whole datagram (the first fragment's header holds it).
 * **ICMP echo** (RFC 792): type, code 0, checksum, identifier and sequence (low
@@ -48,7 +48,7 @@ absolute view); the classic record's seconds field is 32 bits, so a time of
 2^32 s or more is refused (``PcapTimeError``), never wrapped.
 
 Limits: no FCS; TOS/DSCP 0 for everything (dhclient sends IPTOS_LOWDELAY, dnsmasq
-may set a DSCP); TTL 64 for every sender (a Windows client sends 128); no ICMP
+may set a DSCP); TTL 64 from hosts and VMs (a Windows client sends 128); no ICMP
 timestamp (see above); DHCP options beyond the nine the model has (55, 61,
 12, ...) are not written because the model does not send them.
 """
@@ -66,7 +66,6 @@ LINKTYPE_ETHERNET = 1
 SNAPLEN = 262144                    # tcpdump's MAXIMUM_SNAPLEN
 NS_PER_S = 1_000_000_000
 TIME_LIMIT_NS = (1 << 32) * NS_PER_S  # the first time the u32 seconds field cannot hold
-IP_TTL = 64                         # IPDEFTTL
 TPID_8021Q = 0x8100
 DHCP_MAGIC = b"\x63\x82\x53\x63"    # RFC 2131 §3: 99.130.83.99
 LACP_COLLECTOR_MAX_DELAY = 0        # bond_3ad.c AD_COLLECTOR_MAX_DELAY
@@ -242,9 +241,9 @@ class FrameEncoder:
         flags = (IP_DF if packet.df else 0) | (IP_MF if packet.mf else 0) | (packet.frag_off >> 3)
         total = 20 + len(body)
         ident = packet.ident & 0xFFFF
-        checksum = inet_checksum(_IP.pack(0x45, 0, total, ident, flags, IP_TTL, proto, 0,
+        checksum = inet_checksum(_IP.pack(0x45, 0, total, ident, flags, packet.ttl, proto, 0,
                                           packet.src, packet.dst))
-        return _IP.pack(0x45, 0, total, ident, flags, IP_TTL, proto, checksum, packet.src,
+        return _IP.pack(0x45, 0, total, ident, flags, packet.ttl, proto, checksum, packet.src,
                         packet.dst) + body
 
 

@@ -111,7 +111,7 @@ class Ipv4:
     ip_do_fragment) keeps the whole datagram's ``payload`` for the receiver's
     reassembly and carries ``frag_len`` bytes of it from ``frag_off``; ``mf``
     is More Fragments, ``df`` Don't Fragment, ``ident`` the IP ID its
-    fragments share."""
+    fragments share, ``ttl`` the hops left (ip_forward decrements it)."""
 
     src: Ip4
     dst: Ip4
@@ -121,6 +121,7 @@ class Ipv4:
     frag_off: int = 0               # bytes (a multiple of 8)
     frag_len: int = -1              # -1: not a fragment, the whole payload is here
     mf: bool = False
+    ttl: int = 64                   # IPDEFTTL (net.ipv4.ip_default_ttl); a router lowers it
 
     @property
     def proto(self) -> IpProto:

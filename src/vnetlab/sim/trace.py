@@ -83,6 +83,11 @@ class DropReason(StrEnum):
     FRAG_TIMEOUT = "frag-reasm-timeout"            # ip_expire (FRAG_REASM_TIMEOUT)
     OWN_ADDRESS = "dst-is-local-address"           # br_handle_frame_finish: BR_FDB_LOCAL dst
                                                    #   -> br_pass_frame_up, never br_forward
+    # IP forwarding (routers, L3 switches: docs/models/l3-switch.md)
+    TTL_EXPIRED = "ttl-expired"                    # ip_forward: ttl <= 1 -> too_many_hops
+                                                   #   (SKB_DROP_REASON_IP_INHDR)
+    ARP_GLEAN = "arp-glean-drop"                   # L3 switch: no ARP entry for the next hop,
+                                                   #   request sent, packet dropped (glean)
 
 
 # Actions a ``summary`` trace keeps.

@@ -23,6 +23,7 @@ from vnetlab.devices.dhcp import (
     make_client,
 )
 from vnetlab.devices.endpoint import Endpoint, NeighParams
+from vnetlab.devices.l3switch import L3Config, SviConfig, SwitchL3
 from vnetlab.devices.netdev import Link, LinkedDevice, NetDevice, Nic, Tap, VirtioNic
 from vnetlab.devices.netfilter import Netfilter, build_ruleset
 from vnetlab.devices.openstack import OpenStackCloud
@@ -57,6 +58,8 @@ from vnetlab.topology.spec import (
     OvsBridgeInterface,
     OvsInterface,
     OvsPortSpec,
+    RoutesSpec,
+    SwitchL3Spec,
     SwitchSpec,
     SwitchVlanSpec,
     TeamInterface,
@@ -189,6 +192,27 @@ def switch_options(sw: SwitchSpec) -> dict[str, Any]:
             "port_config": ports, "access_tagged": sw.access_tagged}
 
 
+def add_routes(stack: Endpoint, routes: RoutesSpec) -> None:
+    """nmstate ``routes.config``: the default route is the gateway, the others static
+    routes looked up by longest prefix (``next-hop-interface`` is not read)."""
+    for route in routes.config:
+        if route.destination in ("0.0.0.0/0", "default"):
+            stack.gateway = route.next_hop_address
+        else:
+            net, plen = parse_ip4_prefix(route.destination)
+            stack.routes.append((net, plen, route.next_hop_address))
+
+
+def switch_l3(switch: Switch, sw: SwitchSpec) -> SwitchL3:
+    """``svis:`` and ``l3:`` as the switch takes them; an SVI without ``mac-address``
+    uses the switch's base MAC (the one its LACP system id shows too)."""
+    svis = [SviConfig(svi.vlan, svi.ipv4[0], svi.ipv4[1],
+                      svi.mac_address if svi.mac_address is not None else switch.system_mac)
+            for svi in sw.svis]
+    opts = sw.l3 if sw.l3 is not None else SwitchL3Spec()
+    return SwitchL3(switch, svis, L3Config(opts.arp_timeout, opts.on_fdb_move, opts.arp_refresh))
+
+
 def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
     sim = Sim(seed, trace)
     lab = Lab(spec, sim)
@@ -288,9 +312,7 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                                 [(a.ip, a.prefix_length) for a in iface.ipv4.address],
                                 neigh_params(iface.arp) if iface.arp else None)
         if stack is not None and host.routes is not None:
-            for route in host.routes.config:
-                if route.destination in ("0.0.0.0/0", "default"):
-                    stack.gateway = route.next_hop_address
+            add_routes(stack, host.routes)
         if host.firewall is not None:                       # B22-B24, D8
             netfilter = host_netfilter(sim, host_name, host)
             if stack is not None:
@@ -369,10 +391,15 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
             switch.add_port(port_nic)
             lab.add_device(port_nic)
         switch.build_logical_ports([lag_config(lag) for lag in sw.lags])
+        if sw.svis:                             # an L3 switch (devices/l3switch.py)
+            switch.l3 = switch_l3(switch, sw)
         switch.start()
         lab.switches[sw_name] = switch
     for r_name, router in spec.routers.items():
         stack = Endpoint(sim, r_name, NeighParams(), router.gateway)
+        stack.forwarding = router.forwarding    # net.ipv4.ip_forward
+        if router.routes is not None:
+            add_routes(stack, router.routes)
         lab.endpoints[r_name] = stack
         router_devs: dict[str, NetDevice] = {}
         # ports first, then their sub-interfaces

@@ -15,7 +15,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from vnetlab.devices.bond import BondMode
 from vnetlab.devices.netfilter import build_ruleset
 from vnetlab.errors import SpecError
-from vnetlab.net.addr import ip4_str, mac_str, parse_ip4_prefix
+from vnetlab.net.addr import ip4_str, mac_str, netmask, parse_ip4_prefix
 from vnetlab.topology.spec import (
     ActionSpec,
     BondInterface,
@@ -301,6 +301,7 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                     "LAG instead")
             elif name not in seen and name not in lag_modes:
                 err(path, f"'{name}' is neither a port nor a LAG of {sw_name}")
+        check_svis(sw_name, sw, err, claim_ip, claim_mac)
     for r_name, router in spec.routers.items():
         seen = set()
         router_by_name = {riface.name: riface for riface in router.interfaces}
@@ -319,6 +320,14 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                 for addr in riface.ipv4.address:
                     claim_ip(addr.ip, ("routers", r_name, "interfaces", i, "ipv4"),
                              f"{r_name}:{riface.name}")
+        connected = [(a.ip, a.prefix_length) for riface in router.interfaces
+                     if riface.ipv4 is not None for a in riface.ipv4.address]
+        for i, route in enumerate(router.routes.config if router.routes is not None else []):
+            via = route.next_hop_address
+            if not any((via ^ ip) & netmask(plen) == 0 for ip, plen in connected):
+                err(("routers", r_name, "routes", "config", i, "next-hop-address"),
+                    f"next hop {ip4_str(via)} is on no subnet of {r_name}'s interfaces "
+                    "(Nexthop has invalid gateway)")
 
     # -- links -------------------------------------------------------------------------------
     linked: dict[str, int] = {}
@@ -484,6 +493,35 @@ def check_ovs(spec: TopologySpec, host_name: str, host: HostSpec, by_name: dict[
                         err(path, f"flow '{text}' names port '{port}', which is not a port of "
                             f"{iface.name} (its ports: {', '.join(sorted(ports - {'LOCAL'}))})")
                         break
+
+
+def check_svis(sw_name: str, sw: Any, err: Any, claim_ip: Any, claim_mac: Any) -> None:
+    """SVIs (``interface VlanN``): one per VLAN, subnets that do not overlap (IOS: "%
+    A.B.C.D overlaps with VlanN"), addresses unique; ``l3:`` needs an SVI."""
+    base: Path = ("switches", sw_name, "svis")
+    by_vlan: dict[int, int] = {}
+    nets: list[tuple[int, int, int]] = []
+    for i, svi in enumerate(sw.svis):
+        if svi.vlan in by_vlan:
+            err((*base, i, "vlan"), f"VLAN {svi.vlan} already has an SVI (svis[{by_vlan[svi.vlan]}])")
+            continue
+        by_vlan[svi.vlan] = i
+        ip, plen = svi.ipv4
+        for j, other, other_plen in nets:
+            shortest = min(plen, other_plen)
+            if (ip ^ other) & netmask(shortest) == 0:
+                err((*base, i, "ipv4"), f"{ip4_str(ip)}/{plen} overlaps with Vlan"
+                    f"{sw.svis[j].vlan} ({ip4_str(other)}/{other_plen})")
+                break
+        nets.append((i, ip, plen))
+        if ip & ~netmask(plen) & 0xFFFF_FFFF in (0, ~netmask(plen) & 0xFFFF_FFFF):
+            err((*base, i, "ipv4"), f"{ip4_str(ip)}/{plen} is the subnet's network or "
+                "broadcast address")
+        claim_ip(ip, (*base, i, "ipv4"), f"{sw_name}:Vlan{svi.vlan}")
+        claim_mac(svi.mac_address, (*base, i, "mac-address"), f"{sw_name}:Vlan{svi.vlan}")
+    if sw.l3 is not None and not sw.svis:
+        err(("switches", sw_name, "l3"), "'l3' needs at least one SVI under 'svis' (an "
+            "interface VlanN with an address)")
 
 
 def check_neutron_port(spec: TopologySpec, network: str, path: Path,

@@ -17,7 +17,7 @@ from vnetlab.devices.bond import BondMode
 from vnetlab.devices.switch import LagHash
 from vnetlab.devices.team import TeamRunner
 from vnetlab.devices.xmit_hash import XmitHashPolicy
-from vnetlab.net.addr import parse_ip4, parse_ip4_prefix, parse_mac
+from vnetlab.net.addr import netmask, parse_ip4, parse_ip4_prefix, parse_mac
 from vnetlab.sim.time import parse_duration
 
 
@@ -687,8 +687,36 @@ Interface = Annotated[EthernetInterface | LinuxBridgeInterface | TeamInterface |
                       Field(discriminator="type")]
 
 
+def _destination(value: object) -> object:
+    """A route's ``destination``: ``default`` or a prefix (``10.1.0.0/16``); host bits
+    must be zero, as ``ip route add`` insists ("Invalid prefix for given prefix length")."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a route destination (a prefix like 10.1.0.0/16, "
+                         "or default)")
+    if value == "default":
+        return value
+    net, plen = parse_ip4_prefix(value)
+    if net & ~netmask(plen) & 0xFFFF_FFFF:
+        raise ValueError(f"'{value}': host bits set (invalid prefix for the prefix length)")
+    return value
+
+
+def _ip_prefix(value: object) -> object:
+    """``1.1.1.254/24`` -> (address, prefix length)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an IPv4 address with prefix length (like "
+                         "1.1.1.254/24)")
+    ip, plen = parse_ip4_prefix(value)
+    if not 8 <= plen <= 30:
+        raise ValueError(f"'{value}': an SVI takes a prefix length of 8 to 30")
+    return (ip, plen)
+
+
+IpPrefix = Annotated[tuple[int, int], BeforeValidator(_ip_prefix)]
+
+
 class RouteSpec(Model):
-    destination: str
+    destination: Annotated[str, BeforeValidator(_destination)]
     next_hop_address: Ip
     next_hop_interface: str | None = None
 
@@ -877,6 +905,35 @@ class SwitchStpSpec(Model):
     edge_default: bool = False              # ``spanning-tree portfast default``
 
 
+def _arp_timeout(value: object) -> int:
+    """``arp timeout``: 1 s to 2147483 s (Cisco IOS's range; its 0, never, is not taken)."""
+    ns = parse_duration(value)
+    if not 1_000_000_000 <= ns <= 2_147_483_000_000_000:
+        raise ValueError(f"arp-timeout {value!r} is out of range 1s-2147483s")
+    return ns
+
+
+class SviSpec(Model):
+    """``interface VlanN`` with ``ip address A.B.C.D/LEN`` (and optionally ``mac-address``:
+    default the switch's base MAC, one MAC for every SVI as on most vendors)."""
+
+    vlan: VlanId
+    ipv4: IpPrefix
+    mac_address: Mac | None = None
+
+
+class SwitchL3Spec(Model):
+    """The switch's ARP cache and adjacencies (S9, S10, docs/models/l3-switch.md):
+    ``arp-timeout`` (``arp timeout``, Cisco IOS 4 h); ``on-fdb-move`` (refresh: routed
+    traffic follows the MAC table, keep: the adjacency keeps the port it was learned on
+    until an ARP from that IP or the timeout); ``arp-refresh`` (unicast ARP requests to
+    the cached MAC when an entry times out, removed without a reply)."""
+
+    arp_timeout: Annotated[int, BeforeValidator(_arp_timeout)] = 14_400_000_000_000
+    on_fdb_move: Literal["refresh", "keep"] = "refresh"
+    arp_refresh: bool = True
+
+
 class SwitchSpec(Model):
     ports: list[str]
     lags: list[LagSpec] = []
@@ -890,6 +947,9 @@ class SwitchSpec(Model):
     # the largest payload a port takes (``system mtu``; jumbo frames off: 1500);
     # a bigger frame is dropped on receipt as a giant
     mtu: Mtu = 1500
+    # L3 switch: SVIs route between their VLANs (docs/models/l3-switch.md)
+    svis: list[SviSpec] = []
+    l3: SwitchL3Spec | None = None
 
 
 class RouterInterfaceSpec(Model):
@@ -921,6 +981,10 @@ class RouterInterfaceSpec(Model):
 class RouterSpec(Model):
     interfaces: list[RouterInterfaceSpec]
     gateway: Ip | None = None
+    # net.ipv4.ip_forward: a router routes what is sent to its MAC but not to its
+    # addresses (false: an end host that answers for its own addresses only)
+    forwarding: bool = True
+    routes: RoutesSpec | None = None        # static routes (nmstate's routes.config)
 
 
 class LinkSpec(Model):
