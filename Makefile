@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/matrix.py
 	$(PY) bench/sweep.py
+	$(PY) bench/fleet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
