@@ -36,6 +36,7 @@ demo: $(STAMP)
 	$(VENV)/bin/vnetlab explain --case migration-ovs-rarp-lost --ping vm2 --seq 16
 	$(VENV)/bin/vnetlab sweep --case migration-ovs-rarp-lost --vary 'agent.bind_delay=uniform(0.3s,3.3s)' \
 	  --vary 'announce.rounds=[5,10]' --runs 500 --metric outage --threshold 2s
+	-$(VENV)/bin/vnetlab doctor --prove src/vnetlab/catalog/team-roundrobin.yaml src/vnetlab/catalog/migration-ovs-rarp-lost.yaml
 	$(VENV)/bin/vnetlab catalog report -o demo-reports
 	@echo "HTML reports (open in a browser): demo-reports/index.html"
 	$(VENV)/bin/vnetlab matrix
