@@ -465,11 +465,6 @@ class SwitchL3:
             member = port.pick_member(frame)
             if member is None:
                 if tracing:
-                    reason, words, fn, rule = port.refusal()
-                    if reason is DropReason.NO_CARRIER:
-                        words, fn, rule = "link down", "802.1Q 8.6.1", "S1"
-                    sim.step(self.where, port.name, Action.SKIP, frame.uid,
-                             f"not flooded to {port.name}: {words}", fn, rule, reason=reason,
-                             cause=cause)
+                    port.skip_step(self.where, frame, cause)
                 continue
             member.xmit(port.egress(frame, vid), cause, 0)

@@ -306,6 +306,15 @@ class SwitchPort:
             key = (frame.src ^ frame.dst) & 0xFF
         return up[key % len(up)]
 
+    def skip_step(self, where: str, frame: Frame, cause: int) -> None:
+        """The trace step of a flood that skips this port (no member can send)."""
+        reason, words, fn, rule = self.refusal()
+        if reason is DropReason.NO_CARRIER:
+            words, fn, rule = "link down", "802.1Q 8.6.1", "S1"
+        self.members[0].sim.step(where, self.name, Action.SKIP, frame.uid,
+                                 f"not flooded to {self.name}: {words}", fn, rule,
+                                 reason=reason, cause=cause)
+
     def refusal(self) -> tuple[DropReason, str, str, str]:
         """Why no frame can leave on this port: (reason, words, fn, rule)."""
         if self.err_disabled:
@@ -1029,12 +1038,7 @@ class Switch:
             member = port.pick_member(frame)
             if member is None:
                 if tracing:
-                    reason, words, fn, rule = port.refusal()
-                    if reason is DropReason.NO_CARRIER:
-                        words, fn, rule = "link down", "802.1Q 8.6.1", "S1"
-                    sim.step(self.where, port.name, Action.SKIP, frame.uid,
-                             f"not flooded to {port.name}: {words}", fn, rule,
-                             reason=reason, cause=cause)
+                    port.skip_step(self.where, frame, cause)
                 continue
             member.xmit(port.egress(frame, vid), cause, hops)
 

@@ -107,26 +107,18 @@ class Report:
 
     def profiles(self) -> list[nmprofile.Profile]:
         out: list[nmprofile.Profile] = []
-        for rel in self.archive.glob(r"etc/NetworkManager/system-connections/[^/]+"):
+        sources = [(rel, keyfile.parse) for rel in
+                   self.archive.glob(r"etc/NetworkManager/system-connections/[^/]+")]
+        sources += [(rel, ifcfg.parse) for rel in
+                    self.archive.glob(r"etc/sysconfig/network-scripts/ifcfg-[^/]+")
+                    if not rel.endswith(("ifcfg-lo", ".bak", "~", ".orig", ".rpmsave",
+                                         ".rpmnew"))]
+        for rel, parse in sources:
             text = _text(self.archive, rel)
             if text is None:
                 continue
             try:
-                profile, notes = keyfile.parse(text, self.archive.where(rel))
-            except ImportFailure as exc:
-                self.notes.append(Unparsed(exc.file, exc.line, exc.key, exc.message +
-                                           ": file skipped"))
-                continue
-            out.append(profile)
-            self.notes += notes
-        for rel in self.archive.glob(r"etc/sysconfig/network-scripts/ifcfg-[^/]+"):
-            if rel.endswith(("ifcfg-lo", ".bak", "~", ".orig", ".rpmsave", ".rpmnew")):
-                continue
-            text = _text(self.archive, rel)
-            if text is None:
-                continue
-            try:
-                profile, notes = ifcfg.parse(text, self.archive.where(rel))
+                profile, notes = parse(text, self.archive.where(rel))
             except ImportFailure as exc:
                 self.notes.append(Unparsed(exc.file, exc.line, exc.key, exc.message +
                                            ": file skipped"))
