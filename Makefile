@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/matrix.py
 	$(PY) bench/sweep.py
 	$(PY) bench/fleet.py
+	$(PY) bench/capture.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -776,3 +776,43 @@ def doctor_cmd(paths: tuple[str, ...], prove: bool, as_json: bool, fail_on: str,
 
     sys.exit(doctor_main(paths, prove=prove, as_json=as_json, fail_on=fail_on, jobs=jobs,
                          dask=dask, only=only, lang=_language(lang)))
+
+
+# -- live hosts: read-only capture and FDB/link events (src/vnetlab/capture, watch; docs/capture.md)
+
+@main.command("capture")
+@click.option("-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout")
+@click.option("--netns", metavar="NS", help="capture this network namespace (ip netns exec)")
+@click.option("--host", metavar="NAME", help="the host's name in the document (default: the "
+              "namespace's name, else the host name)")
+@click.option("--raw", is_flag=True, help="keep every command's output under captured.raw")
+@_lang_option
+def capture_cmd(output: str | None, netns: str | None, host: str | None, raw: bool,
+                lang: str | None) -> None:
+    """Read this host (or --netns NS) without changing it: a topology file of its
+    interfaces, bridges, bonds, teams, VMs and firewall, with a captured: block of live
+    state (FDB, port states, sysctls). Only the commands of docs/capture.md run. Exit 0,
+    2 when the capture cannot be made (nothing is written)."""
+    from vnetlab.capture.command import main as capture_main
+
+    sys.exit(capture_main(output, netns, host, raw, _language(lang)))
+
+
+@main.command("watch")
+@click.option("--netns", metavar="NS", help="watch this network namespace")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+@click.option("--duration", type=float, metavar="S", help="stop after S seconds")
+@click.option("--flap-moves", default=1, show_default=True, metavar="N",
+              help="bridge.mac-flapping: a MAC that moves more than N times ...")
+@click.option("--flap-window", default=10.0, show_default=True, metavar="S",
+              help="... within S seconds")
+@_lang_option
+def watch_cmd(netns: str | None, as_json: bool, duration: float | None, flap_moves: int,
+              flap_window: float, lang: str | None) -> None:
+    """Follow the bridges' FDB and link events live (rtnetlink, read-only) and report the
+    doctor's live checks as they happen: bridge.vm-mac-on-uplink, bridge.mac-flapping,
+    bridge.port-state. Ctrl-C ends. Exit 0, 2 when it cannot watch."""
+    from vnetlab.watch.command import main as watch_main
+
+    sys.exit(watch_main(netns, as_json=as_json, duration=duration, flap_moves=flap_moves,
+                        flap_window=flap_window, lang=_language(lang)))

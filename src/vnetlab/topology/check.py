@@ -429,6 +429,12 @@ def check_references(spec: TopologySpec, loc: Locator, tainted: frozenset[str] |
                     f"(its ports: {', '.join(table_ports)})")
     notes.extend(duplicate_macs(mac_users, uppers, loc))
     check_dhcp(spec, loc, errors, notes, tainted)
+    captured = spec.captured
+    if captured is not None and captured.host not in tainted:
+        if captured.host is not None and captured.host not in spec.hosts:
+            err(("captured", "host"), f"host {captured.host!r} is not defined under hosts:")
+        elif captured.host is None and len(spec.hosts) > 1:
+            err(("captured",), "missing required key 'host' (the topology has several hosts)")
     return errors, notes
 
 

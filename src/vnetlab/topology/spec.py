@@ -1201,6 +1201,93 @@ class OpenStackSpec(Model):
     nova: NovaSpec = NovaSpec()
 
 
+# -- captured: live state of one host (vnetlab capture, the sosreport import; docs/capture.md) --
+# Read by vnetlab doctor and never by the simulation.
+
+BRIDGE_PORT_STATES = ("disabled", "listening", "learning", "forwarding", "blocking")
+
+
+def _port_state(value: object) -> object:
+    """``bridge link show``'s ``state`` word (br_port_state_names[], lowercase)."""
+    if isinstance(value, str) and value.lower() in BRIDGE_PORT_STATES:
+        return value.lower()
+    raise ValueError(f"{value!r} is not a bridge port state (expected one of: "
+                     f"{', '.join(BRIDGE_PORT_STATES)})")
+
+
+def _word(value: object) -> object:
+    """An FDB flag as iproute2 prints it (``permanent``, ``extern_learn``, ...)."""
+    if isinstance(value, str) and value and len(value) <= 32 and \
+            value.replace("_", "").isalpha() and value.islower():
+        return value
+    raise ValueError(f"{value!r} is not an FDB flag (a lowercase word such as permanent, "
+                     "static, self, master, extern_learn)")
+
+
+def _iso_time(value: object) -> object:
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise ValueError(f"{value!r} is not an ISO 8601 time (like 2025-03-07T16:28:18+00:00)")
+
+
+class CapturedFdbEntry(Model):
+    """One entry of a bridge's forwarding table (``bridge -s fdb show``, ``ovs-appctl
+    fdb/show``): the MAC, the port it points at, its VLAN (None: VID 0) and flags."""
+
+    bridge: str
+    mac: Mac
+    port: str
+    vlan: Annotated[int, Field(ge=0, le=4095)] | None = None
+    flags: list[Annotated[str, BeforeValidator(_word)]] = []
+    age: Annotated[float, Field(ge=0)] | None = None     # seconds since last seen as a source
+
+
+class CapturedPortState(Model):
+    """A bridge port's STP state (``bridge link show``)."""
+
+    bridge: str
+    port: str
+    state: Annotated[str, BeforeValidator(_port_state)]
+
+
+class CapturedNeighbour(Model):
+    """One IPv4 neighbour entry of the host (``ip neigh show``)."""
+
+    dev: str
+    ip: Ip
+    mac: Mac | None = None
+    state: list[Annotated[str, BeforeValidator(lambda v: str(v).lower())]] = []
+
+
+class CapturedSpec(Model):
+    """``captured:``: what the host's kernel held when it was read (vnetlab capture,
+    the sosreport import). Evidence for the doctor and vnetlab watch; the simulation
+    never reads it, so the same document simulates with or without it."""
+
+    host: str | None = None             # a key of hosts:; default the only host
+    time: Annotated[str, BeforeValidator(_iso_time)] | None = None
+    source: Literal["capture", "sosreport"] = "capture"
+    tool: dict[str, str] = {}           # versions: vnetlab, iproute2, kernel, ...
+    fdb: list[CapturedFdbEntry] = []
+    ports: list[CapturedPortState] = []
+    neigh: list[CapturedNeighbour] = []
+    sysctl: dict[str, int | str] = {}   # net.ipv4.ip_forward, net.ipv4.neigh.default.*, ...
+    bonding: dict[str, Any] = {}        # /proc/net/bonding/BOND, per bond
+    teamd: dict[str, Any] = {}          # teamdctl TEAM state dump, per team
+    missing_tools: list[str] = []       # commands not installed: their part is absent
+    notes: list[str] = []               # what the capture could not write as topology
+    raw: dict[str, Any] = {}            # command -> output (capture --raw), bounded
+
+
 class TopologySpec(Model):
     name: str = ""
     description: str = ""
@@ -1214,6 +1301,7 @@ class TopologySpec(Model):
     run: list[ActionSpec] = []
     expect: list[ExpectSpec] = []
     duration: Duration | None = None        # run until; default: last action + 10 s
+    captured: CapturedSpec | None = None    # live state (docs/capture.md); not simulated
     # Set by the loader: where each key sits in the file, and notes on keys
     # accepted but not modelled.
     _locator: Any = PrivateAttr(default=None)
