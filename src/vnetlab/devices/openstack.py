@@ -48,7 +48,7 @@ uses the network name, not its UUID.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vnetlab.devices.bridge import Bridge
@@ -87,7 +87,6 @@ class Vif:
     bound: bool = False
     binding_active: bool = True
     bind_timer: Timer | None = None
-    devices: list[NetDevice] = field(default_factory=list)   # made for this plug
 
 
 class Agent:
@@ -464,7 +463,7 @@ class OpenStackCloud:
         """A device made by the cloud: in ``Lab.devices`` while the build runs (time 0),
         in ``Lab.hotplugged`` once the run has started (as ``migrate``'s taps)."""
         ref = f"{host}:{dev.name}"
-        if self.sim.now == 0 and not self.started:
+        if not self.started:
             self.lab.add_device(dev)
         else:
             self.lab.hotplugged[ref] = dev

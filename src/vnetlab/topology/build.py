@@ -381,6 +381,9 @@ def build(spec: TopologySpec, seed: int = 0, trace: str = "full") -> Lab:
                 apply_port_vlans(bridge, port, settings)
             _guest_addresses(guest, virtio, nic)
 
+    if cloud is not None:
+        cloud.started = True        # later plugs (a migration's) are hot-plugged devices
+
     # -- switches and routers ---------------------------------------------------------
     for sw_name, sw in spec.switches.items():
         switch = Switch(sim, sw_name, sw.mac_ageing_time, **switch_options(sw))
