@@ -77,6 +77,16 @@ def check_netns(netns: str) -> None:
                            "(ip netns exec: setns and a private sysfs mount)")
 
 
+def _nft_readable(text: str) -> bool:
+    from vnetlab.devices.netfilter import NfError, parse_nft
+
+    try:
+        parse_nft(text)
+    except NfError:
+        return False
+    return True
+
+
 def capture(netns: str | None = None, host: str | None = None, raw: bool = False,
             runner: Runner | None = None) -> CaptureResult:
     """Read the host (or ``netns``); the topology document with its ``captured:`` block."""
@@ -167,7 +177,10 @@ def capture(netns: str | None = None, host: str | None = None, raw: bool = False
         if isinstance(ovs_name, str) and PARAM_PATTERNS["bridge"].fullmatch(ovs_name):
             second.append(("ovs-appctl fdb/show", {"bridge": ovs_name}))
     nft_rules = bool(snap.nft and re.search(r"\b(table|chain)\b", snap.nft))
-    if not nft_rules:
+    if not nft_rules or not _nft_readable(snap.nft or ""):
+        # no nftables, or rules vnetlab's nft reader refuses: iptables-nft (Docker,
+        # firewalld's direct rules) translates some matches to expressions it does not
+        # model (addrtype -> fib): iptables-save prints those tables in its own syntax
         second.append(("iptables-save", {}))
     for out, (command, params) in zip(runner.run_many(second), second, strict=True):
         outs[out.id] = out

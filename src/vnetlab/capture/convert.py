@@ -525,9 +525,14 @@ class Converter:
         """Taps no domain claims: a VM from libvirt's MAC rule or the FDB, else a port."""
         learned: dict[str, list[str]] = {}
         by_tail: dict[str, str] = {}
+        local: dict[str, tuple[str, str]] = {}      # tail -> (MAC, port) of local entries
         for entry in self.snap.fdb:
             mac = norm(entry.get("mac"))
-            if mac is None or entry.get("state") == "permanent" or not entry.get("master"):
+            if mac is None or not entry.get("master"):
+                continue
+            if entry.get("state") == "permanent":
+                if not mac.startswith("fe:"):
+                    local.setdefault(mac[2:], (mac, str(entry.get("ifname"))))
                 continue
             learned.setdefault(str(entry.get("ifname")), []).append(mac)
             by_tail.setdefault(mac[2:], mac)
@@ -541,8 +546,21 @@ class Converter:
             tap_mac = norm(self.links[tap].get("address")) or ""
             guest = by_tail.get(tap_mac[2:]) if tap_mac.startswith("fe:") else None
             how = "libvirt's tap MAC rule (fe + the guest's last five bytes) and the FDB"
+            if guest is None and tap_mac.startswith("fe:") and tap_mac[2:] in local:
+                # the guest's MAC is one of the host's own (a local entry): br_fdb_update
+                # never learns it from the guest, the tail is all there is (B3)
+                guest, port = local[tap_mac[2:]]
+                how = (f"libvirt's tap MAC rule and the FDB's local entry of {port}: the guest "
+                       "has the host's own address, so the bridge never learns it")
             if guest is None and len(set(learned.get(tap, []))) == 1:
                 guest, how = learned[tap][0], "the one MAC the bridge learned on the tap"
+            if guest is None and tap_mac.startswith("52:54:00:") and not learned.get(tap):
+                # not libvirt's rule: a tap made by hand (a qemu-ifup script) given its
+                # guest's MAC, the one MAC QEMU's OUI says it is; the bridge holds it as
+                # the tap's own address and learns nothing from the guest
+                guest, how = tap_mac, ("the tap's own MAC, in QEMU's OUI 52:54:00: a tap made "
+                                       "by hand and given its guest's MAC (not libvirt's fe "
+                                       "rule); nothing is learned on it")
             if guest is None or guest.startswith("fe:"):
                 self.note(f"{tap}: a tap no libvirt domain claims and no FDB entry explains: "
                           "written as an ethernet port of " + bridge)
@@ -614,7 +632,9 @@ class Converter:
                 parse_nft(snap.nft)
             except NfError as exc:
                 self.note(f"nft list ruleset: vnetlab's nft reader refuses it ({exc}): "
-                          "the ruleset is left out of firewall:")
+                          "the ruleset is left out of firewall:" + (
+                              " iptables-save's rules are used" if snap.iptables and
+                              re.search(r"^-A ", snap.iptables, re.M) else ""))
             else:
                 firewall["nftables"] = snap.nft
         if "nftables" not in firewall and snap.iptables and re.search(r"^-A ", snap.iptables,

@@ -151,6 +151,10 @@ def parse_captured(raw: Any, spec: TopologySpec, locator: Locator) -> tuple[Capt
     return out, errors
 
 
+GUEST_ASSUMED = ("not captured (the guest's own setting): assumed a DHCP client at boot, "
+                 "NetworkManager's timing")
+
+
 # -- the context ---------------------------------------------------------------------------------
 
 class Context:
@@ -160,7 +164,8 @@ class Context:
 
     def __init__(self, spec: TopologySpec, raw: Any, file: str, *, kind: str = "topology",
                  captured: Captured | None = None, sources: dict[str, str] | None = None,
-                 assumed: set[str] | None = None) -> None:
+                 assumed: set[str] | None = None,
+                 guests: set[tuple[str, int]] | None = None) -> None:
         from vnetlab.topology.load import locator_for
 
         self.spec = spec
@@ -172,6 +177,9 @@ class Context:
         # entries an importer made up so that the document loads (a VM's bridge when only
         # the VM's XML was given): checks say nothing about their defaults
         self.assumed = assumed or set()
+        # VM NICs whose guest addressing the input cannot show: assumed DHCP clients
+        # (inputs.assume_guest_dhcp)
+        self.guests = guests or set()
         self.locator = locator_for(spec)
         self._lab: Lab | None = None
 
@@ -204,11 +212,14 @@ class Context:
         with the default the model applies, at the nearest enclosing key."""
         file, line, col, rendered = self._where(path)
         value = self.value(path)
+        if value is None and len(path) > 4 and path[0] == "vms" and path[2] == "interfaces" \
+                and path[4] == "ipv4" and (path[1], path[3]) in self.guests:
+            default = GUEST_ASSUMED
         if value is None and default is not None:
             last = str(path[-1])
             return Evidence("config", file, line, col, rendered if rendered.endswith(last)
                             else f"{rendered}.{last}" if rendered else last,
-                            f"not set: {default}")
+                            default if default is GUEST_ASSUMED else f"not set: {default}")
         return Evidence("config", file, line, col, rendered, _shown(value))
 
     def live(self, path: Path, shown: str, needle: str = "") -> Evidence:

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vnetlab.doctor.context import Context, parse_captured
 from vnetlab.errors import SpecError, TopologyError
+
+if TYPE_CHECKING:
+    from vnetlab.topology.spec import TopologySpec
 
 TOPOLOGY_SUFFIXES = (".yaml", ".yml", ".json")
 TOPOLOGY_KEYS = frozenset({"hosts", "vms", "switches", "routers", "links", "captured", "run",
@@ -148,7 +151,30 @@ def _topology(data: Any, path: str, locator: Any) -> Context:
     captured, errors = parse_captured(raw_captured, spec, spec.locator)
     if errors:
         raise BadInput(errors)
-    return Context(spec, data, path, captured=captured)
+    guests: set[tuple[str, int]] = set()
+    if captured is not None:
+        spec, guests = assume_guest_dhcp(spec)
+    return Context(spec, data, path, captured=captured, guests=guests)
+
+
+def assume_guest_dhcp(spec: TopologySpec) -> tuple[TopologySpec, set[tuple[str, int]]]:
+    """A capture or an import sees a VM's NIC from the host (libvirt XML, the tap), never
+    the guest's own addressing. Such a NIC (no ``ipv4:``, not a Neutron port) is taken to
+    be a DHCP client with NetworkManager's timing, what most guests run at boot; the
+    evidence of every finding that rests on it says so (Context.config)."""
+    from vnetlab.topology.spec import VmIpv4
+
+    assumed: set[tuple[str, int]] = set()
+    vms = dict(spec.vms)
+    for name, vm in spec.vms.items():
+        nics = list(vm.interfaces)
+        for i, nic in enumerate(nics):
+            if nic.ipv4 is None and nic.network is None:
+                nics[i] = nic.model_copy(update={"ipv4": VmIpv4(dhcp=True)})
+                assumed.add((name, i))
+        if nics != list(vm.interfaces):
+            vms[name] = vm.model_copy(update={"interfaces": nics})
+    return (spec.model_copy(update={"vms": vms}) if assumed else spec), assumed
 
 
 def _imported(path: str) -> Context:
@@ -179,5 +205,6 @@ def _imported(path: str) -> Context:
                     if u.startswith("fdb: ")), "")
         sources.setdefault("captured", os.path.join(path, fdb) if fdb and os.path.isdir(path)
                            else path)
+    spec, guests = assume_guest_dhcp(spec)
     return Context(spec, doc, path, kind=result.kind, captured=captured, sources=sources,
-                   assumed=set(result.assumed))
+                   assumed=set(result.assumed), guests=guests)

@@ -86,6 +86,10 @@ def _text_json(value: Text) -> dict[str, Any]:
 def _with_probe(doc: Doc, probe: Probe, ctx: Context) -> Doc:
     for key in ("run", "expect", "duration", "captured"):     # captured: live state, not config
         doc.pop(key, None)
+    for vm, i in sorted(ctx.guests):            # the checks' assumption, simulated as well
+        nic = doc["vms"][vm]["interfaces"][i]
+        if isinstance(nic, dict) and "ipv4" not in nic:
+            nic["ipv4"] = {"dhcp": True}
     run: list[dict[str, Any]] = []
     for vm, dst, size, count in probe.pings:
         ping: dict[str, Any] = {"from": vm, "to": dst, "count": count, "interval": "1s"}

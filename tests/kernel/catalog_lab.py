@@ -1,0 +1,355 @@
+"""A catalog case's host, built for real in a namespace, so that ``vnetlab capture`` can read
+it as it reads an operator's host.
+
+:func:`build_host` reads the case's ``hosts.HOST`` and its VMs and makes, inside one
+namespace: each ``ethernet`` NIC as a veth whose peer sits in a second namespace (the
+cable's far end: carrier, nothing else), each ``linux-bridge`` with its STP timers, ageing,
+MAC and MTU, bridge ports with their flags, addresses (a DHCP address as dhclient adds it:
+with a lifetime, so ``ip addr`` shows it ``dynamic``), the default route, the host's
+sysctls, br_netfilter's switch for this namespace and the firewall (the ``docker``
+preset and ``iptables:`` text through ``iptables-restore``, ``nftables:`` through
+``nft -f``). Each VM NIC is a real tap (``ip tuntap``, libvirt's name and its
+0xFE MAC rule or the case's ``tap-mac``) with :mod:`guest` attached to it as QEMU
+attaches: carrier up, the guest's DHCPDISCOVERs or gratuitous ARPs written into it, so
+the bridge learns the guest's MAC as on a running host.
+
+What this kernel cannot make (no bonding, team, 8021q or bridge VLAN filtering drivers),
+:class:`Shim` stands in for, in the tools' own output formats: the bond/team/VLAN device
+is a veth of the same name (this kernel has no dummy driver either; it can be a bridge
+port, its MAC and MTU are real), and
+the capture's ``ip -j -d link`` shows it with the driver's ``linkinfo`` and its ports
+with ``master``; a team's ``teamdctl TEAM config dump`` is its teamd JSON (what teamd
+prints); a bond's ``/proc/net/bonding/BOND`` is bond_info_show_master/slave's text; a
+VLAN-filtering bridge shows ``vlan_filtering 1`` and ``bridge -j vlan show`` the VLANs
+the bridge model gives each port (B17). Everything else the capture reads is the kernel's.
+Open vSwitch and OpenStack cases are not built here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from vnetlab.devices.netfilter import DOCKER_PRESET
+from vnetlab.net.addr import ip4_str, mac_str
+from vnetlab.topology.spec import TopologySpec
+
+from .netns import HERE, PYTHON, Lab, Netns, _read_ready
+
+GUEST = HERE / "guest.py"
+
+BOND_MODE_NAMES = {   # bond_main.c bond_mode_name(), as /proc/net/bonding prints it
+    "balance-rr": "load balancing (round-robin)",
+    "active-backup": "fault-tolerance (active-backup)",
+    "balance-xor": "load balancing (xor)",
+    "broadcast": "fault-tolerance (broadcast)",
+    "802.3ad": "IEEE 802.3ad Dynamic link aggregation",
+    "balance-tlb": "transmit load balancing",
+    "balance-alb": "adaptive load balancing",
+}
+
+
+def unsupported(spec: TopologySpec, host: str) -> str | None:
+    """Why this host cannot be built here (None: it can, with the shim)."""
+    if spec.openstack is not None:
+        return "an OpenStack cloud (Nova, Neutron agents) is not built in namespaces"
+    for iface in spec.hosts[host].interfaces:
+        if iface.type in ("ovs-bridge", "ovs-interface"):
+            return "Open vSwitch bridges are not built by this lab"
+    return None
+
+
+@dataclass
+class Shim:
+    """The drivers this kernel lacks, as the capture's commands would print them."""
+
+    linkinfo: dict[str, dict[str, Any]] = field(default_factory=dict)   # dev -> linkinfo
+    link: dict[str, str] = field(default_factory=dict)                  # VLAN dev -> parent
+    masters: dict[str, tuple[str, str]] = field(default_factory=dict)   # port -> (dev, kind)
+    teamd: dict[str, str] = field(default_factory=dict)                 # team -> config dump
+    bonding: dict[str, str] = field(default_factory=dict)               # bond -> proc text
+    filtering: dict[str, int] = field(default_factory=dict)             # bridge -> default pvid
+    vlans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # port -> entries
+
+    def __bool__(self) -> bool:
+        return bool(self.linkinfo or self.filtering)
+
+    # -- what the commands print -------------------------------------------------------------
+    def links(self, text: str) -> str:
+        links = json.loads(text)
+        for link in links:
+            name = link.get("ifname")
+            if name in self.linkinfo:
+                info = link.setdefault("linkinfo", {})
+                slave = {k: v for k, v in info.items() if k.startswith("info_slave")}
+                link["linkinfo"] = {**self.linkinfo[name], **slave}
+                if name in self.link:
+                    link["link"] = self.link[name]
+            if name in self.masters:
+                master, kind = self.masters[name]
+                link["master"] = master
+                link.setdefault("linkinfo", {})["info_slave_kind"] = kind
+                link["linkinfo"].setdefault("info_slave_data", {})
+                if kind == "bond":
+                    link["linkinfo"]["info_slave_data"].update(
+                        {"state": "ACTIVE", "mii_status": "UP", "link_failure_count": 0,
+                         "perm_hwaddr": link.get("address"), "queue_id": 0})
+            if name in self.filtering:
+                data = link["linkinfo"]["info_data"]
+                data["vlan_filtering"] = 1
+                data["vlan_default_pvid"] = self.filtering[name]
+        return json.dumps(links)
+
+    def bridge_vlans(self) -> str:
+        return json.dumps([{"ifname": dev, "vlans": entries}
+                           for dev, entries in self.vlans.items()])
+
+    def files(self, text: str) -> str:
+        files = json.loads(text)
+        for bond, proc in self.bonding.items():
+            files[f"/proc/net/bonding/{bond}"] = proc
+        for bridge, pvid in self.filtering.items():
+            files[f"/sys/class/net/{bridge}/bridge/vlan_filtering"] = "1\n"
+            files[f"/sys/class/net/{bridge}/bridge/default_pvid"] = f"{pvid}\n"
+        return json.dumps(files)
+
+
+def _bonding_proc(mode: str, miimon_ms: int, ports: list[tuple[str, str]]) -> str:
+    """/proc/net/bonding/BOND as bond_info_show_master and _slave print it."""
+    lines = ["Ethernet Channel Bonding Driver: v6.1.0", "",
+             f"Bonding Mode: {BOND_MODE_NAMES[mode]}"]
+    if mode == "active-backup":
+        lines += ["Primary Slave: None", f"Currently Active Slave: {ports[0][0]}"]
+    lines += ["MII Status: up", f"MII Polling Interval (ms): {miimon_ms}",
+              "Up Delay (ms): 0", "Down Delay (ms): 0", "Peer Notification Delay (ms): 0"]
+    for name, mac in ports:
+        lines += ["", f"Slave Interface: {name}", "MII Status: up", "Speed: 10000 Mbps",
+                  "Duplex: full", "Link Failure Count: 0", f"Permanent HW addr: {mac}",
+                  "Slave queue ID: 0"]
+    return "\n".join(lines) + "\n"
+
+
+def _bond_info(mode: str, options: Any) -> dict[str, Any]:
+    """``ip -j -d link``'s info_data of a bond (iplink_bond.c bond_print_opt names)."""
+    data: dict[str, Any] = {"mode": mode, "miimon": options.miimon // 1_000_000,
+                            "updelay": options.updelay // 1_000_000,
+                            "downdelay": options.downdelay // 1_000_000,
+                            "peer_notify_delay": 0, "use_carrier": 1,
+                            "arp_interval": options.arp_interval // 1_000_000,
+                            "arp_missed_max": options.arp_missed_max, "arp_validate": None,
+                            "arp_all_targets": options.arp_all_targets,
+                            "primary_reselect": "always", "fail_over_mac": "none",
+                            "xmit_hash_policy": str(options.xmit_hash_policy),
+                            "resend_igmp": 1, "num_peer_notif": options.num_grat_arp,
+                            "all_slaves_active": int(options.all_slaves_active),
+                            "min_links": options.min_links, "lp_interval": 1,
+                            "packets_per_slave": options.packets_per_slave,
+                            "lacp_active": "on" if options.lacp_active else "off",
+                            "lacp_rate": options.lacp_rate, "ad_select": options.ad_select,
+                            "tlb_dynamic_lb": int(options.tlb_dynamic_lb)}
+    if options.arp_ip_target:
+        data["arp_ip_target"] = [str(t) for t in options.arp_ip_target]
+    if options.primary:
+        data["primary"] = options.primary
+    return data
+
+
+def _model_vlans(spec: TopologySpec, host: str) -> tuple[dict[str, int], dict[str, list[Any]]]:
+    """Per VLAN-filtering bridge its default PVID, per port ``bridge -j vlan show``'s
+    entries, as the bridge model sets them up from the case (B17)."""
+    from vnetlab.topology.build import build
+
+    lab = build(spec, 0, "off")
+    filtering: dict[str, int] = {}
+    vlans: dict[str, list[Any]] = {}
+    for ref, bridge in lab.bridges.items():
+        node, name = ref.split(":", 1)
+        if node != host or not bridge.vlan_filtering:
+            continue
+        filtering[name] = bridge.default_pvid
+        for owner, vg in [(name, bridge.vg), *((p.name, p.vg) for p in bridge.ports)]:
+            entries = []
+            for vid, untagged in sorted(vg.vlans.items()):
+                flags = (["PVID"] if vid == vg.pvid else []) + \
+                    (["Egress Untagged"] if untagged else [])
+                entries.append({"vlan": vid, **({"flags": flags} if flags else {})})
+            if entries:
+                vlans[owner] = entries
+    return filtering, vlans
+
+
+@dataclass
+class BuiltHost:
+    ns: Netns
+    shim: Shim
+    taps: dict[str, tuple[str, str]]     # tap -> (VM, guest MAC)
+
+
+def _tap_names(spec: TopologySpec, host: str) -> list[tuple[str, str, int, Any]]:
+    """(tap, VM, NIC index, NIC) in libvirt's order: vnet0, vnet1... unless ``target``."""
+    out, n = [], 0
+    for vm_name, vm in spec.vms.items():
+        if vm.host != host:
+            continue
+        for i, nic in enumerate(vm.interfaces):
+            tap = nic.target or f"vnet{n}"
+            n += 1 if nic.target is None else 0
+            out.append((tap, vm_name, i, nic))
+    return out
+
+
+def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
+    """Build ``host`` (see the module docstring); returns its namespace and the shim."""
+    ns = lab.netns("host")
+    wire = lab.netns("wire")
+    shim = Shim()
+    ifaces = spec.hosts[host].interfaces
+    cmds: list[str] = []
+    later: list[str] = []                # after every device exists: masters, addresses
+    wire_up: list[str] = []
+    for n, iface in enumerate(ifaces):
+        name = iface.name
+        mac = f" address {mac_str(iface.mac_address)}" if iface.mac_address is not None else ""
+        if iface.type == "ethernet":
+            peer_mac = f"02:00:00:00:{n // 256:02x}:{n % 256:02x}"
+            lab.veth(ns, name, mac_str(iface.mac_address) if iface.mac_address is not None
+                     else f"02:00:00:01:{n // 256:02x}:{n % 256:02x}", wire, f"w{n}", peer_mac)
+            wire.batch([f"link set w{n} up"])
+        elif iface.type == "linux-bridge":
+            opts = iface.bridge.options
+            stp = opts.stp
+            timers = f" forward_delay {stp.forward_delay // 10_000_000}" + \
+                (f" hello_time {stp.hello_time // 10_000_000}" if stp.hello_time else "") + \
+                (f" max_age {stp.max_age // 10_000_000}" if stp.max_age else "") + \
+                (f" priority {stp.priority}" if stp.priority is not None else "")
+            cmds.append(f"link add {name}{mac} type bridge stp_state {int(stp.enabled)}"
+                        f"{timers} ageing_time {opts.mac_ageing_time // 10_000_000}")
+        elif iface.type in ("team", "bond", "vlan"):
+            # no dummy driver here either: a veth whose peer stays in the wire namespace
+            cmds.append(f"link add {name}{mac} type veth peer name d{n} netns {wire.name}")
+            wire_up.append(f"link set d{n} up")
+            if iface.type == "team":
+                shim.linkinfo[name] = {"info_kind": "team"}
+                raw = iface.team.model_dump(by_alias=False, exclude_defaults=True,
+                                            mode="json")
+                config: dict[str, Any] = {"device": name}
+                config["runner"] = {"name": str(iface.team.runner.name), **{
+                    k: v for k, v in raw.get("runner", {}).items() if k != "name"}}
+                if raw.get("link_watch"):
+                    config["link_watch"] = raw["link_watch"]
+                config["ports"] = {p.name: {k: v for k, v in p.model_dump(
+                    by_alias=False, exclude_defaults=True, mode="json").items() if k != "name"}
+                    for p in iface.team.ports}
+                shim.teamd[name] = json.dumps(config, indent=4)
+                for port in iface.team.ports:
+                    shim.masters[port.name] = (name, "team")
+            elif iface.type == "bond":
+                agg = iface.link_aggregation
+                mode = str(agg.mode)
+                shim.linkinfo[name] = {"info_kind": "bond",
+                                       "info_data": _bond_info(mode, agg.options)}
+                macs = {i.name: mac_str(i.mac_address) for i in ifaces
+                        if i.mac_address is not None}
+                shim.bonding[name] = _bonding_proc(mode, agg.options.miimon // 1_000_000,
+                                                   [(p, macs.get(p, "")) for p in agg.port])
+                for port in agg.port:
+                    shim.masters[port] = (name, "bond")
+            else:
+                shim.linkinfo[name] = {"info_kind": "vlan", "info_data": {
+                    "protocol": "802.1Q", "id": iface.vlan.id, "flags": ["REORDER_HDR"]}}
+                shim.link[name] = iface.vlan.base_iface
+        else:
+            raise NotImplementedError(f"{iface.type} is not built by this lab")
+        if iface.mtu is not None and iface.type != "ethernet":
+            later.append(f"link set {name} mtu {iface.mtu}")
+        elif iface.mtu is not None:
+            cmds.append(f"link set {name} mtu {iface.mtu}")
+    ns.batch(cmds)
+    if wire_up:
+        wire.batch(wire_up)
+    shim.filtering, shim.vlans = _model_vlans(spec, host)
+
+    # VM taps (the guests attach once every bridge has its ports)
+    taps = _tap_names(spec, host)
+    tap_cmds, guests = [], []
+    for tap, _vm, _, nic in taps:
+        tap_mac = mac_str(nic.tap_mac) if nic.tap_mac is not None else \
+            "fe" + mac_str(nic.mac)[2:]             # virNetDevTapCreateInBridgePort
+        tap_cmds += [f"tuntap add dev {tap} mode tap", f"link set {tap} address {tap_mac}"]
+        if nic.mtu is not None:
+            tap_cmds.append(f"link set {tap} mtu {nic.mtu}")
+        later.append(f"link set {tap} master {nic.source}")
+        later.append(f"link set {tap} up")
+        address = nic.ipv4.address if nic.ipv4 is not None and nic.ipv4.address else ""
+        guests.append(f"{tap},{mac_str(nic.mac)},{address}")
+    ns.batch(tap_cmds)
+
+    leases = 0
+    for iface in ifaces:
+        if iface.type == "linux-bridge":
+            for port in iface.bridge.port:
+                if any(port.name == t for t, *_ in taps):
+                    continue
+                if port.name not in shim.masters:
+                    later.insert(0, f"link set {port.name} master {iface.name}")
+                flags = {k: getattr(port, k) for k in ("learning", "flood", "mcast_flood",
+                                                       "bcast_flood", "isolated")}
+                if port.hairpin is not None:
+                    flags["hairpin"] = port.hairpin
+                changed = [f"{k} {'on' if v else 'off'}" for k, v in flags.items()
+                           if v != (k not in ("isolated", "hairpin"))]
+                if changed:
+                    later.append(f"link set dev {port.name} type bridge_slave "
+                                 f"{' '.join(changed)}")
+        ipv4 = iface.ipv4
+        if ipv4 is not None and ipv4.enabled:
+            for addr in ipv4.address:
+                later.append(f"address add {ip4_str(addr.ip)}/{addr.prefix_length} dev {iface.name}")
+            if ipv4.dhcp:            # as dhclient/NetworkManager add a lease: "dynamic"
+                leases += 1
+                later.append(f"address add 192.168.10.{90 + leases}/24 dev {iface.name}"
+                             " valid_lft 3600 preferred_lft 3600")
+    for iface in ifaces:
+        if iface.state == "up":
+            later.append(f"link set {iface.name} up")
+    routes = spec.hosts[host].routes
+    for iface in ifaces:
+        if iface.ipv4 is not None and iface.ipv4.gateway is not None:
+            later.append(f"route add default via {ip4_str(iface.ipv4.gateway)}")
+    if routes is not None:
+        for route in routes.config:
+            later.append(f"route add {route.destination} via {ip4_str(route.next_hop_address)}"
+                         + (f" dev {route.next_hop_interface}"
+                            if route.next_hop_interface else ""))
+    ns.batch(later)
+
+    _firewall(ns, spec, host)
+    if guests:
+        argv = [PYTHON, str(GUEST)]
+        for g in guests:
+            argv += ["--nic", g]
+        proc = ns.spawn(argv)
+        _read_ready(proc, "guest")
+    return BuiltHost(ns, shim, {tap: (vm, mac_str(nic.mac)) for tap, vm, _, nic in taps})
+
+
+def _firewall(ns: Netns, spec: TopologySpec, host: str) -> None:
+    """The host's sysctls, br_netfilter's switch in this namespace, its rules."""
+    hspec = spec.hosts[host]
+    fw = hspec.firewall
+    sysctls = {f"net.bridge.bridge-nf-call-{t}": int(bool(fw and fw.br_netfilter))
+               for t in ("iptables", "ip6tables", "arptables")}
+    sysctls.update({k: v for k, v in hspec.sysctl.items()})
+    ns.exec(["sysctl", "-qw", *(f"{k}={v}" for k, v in sysctls.items())])
+    if fw is None:
+        return
+    text = ""
+    if fw.preset == "docker":
+        text += DOCKER_PRESET
+    if fw.iptables:
+        text += fw.iptables if fw.iptables.endswith("\n") else fw.iptables + "\n"
+    if text:
+        ns.exec(["sh", "-c", "iptables-restore --noflush <<'EOF'\n" + text + "EOF\n"])
+    if fw.nftables:
+        ns.exec(["sh", "-c", "nft -f - <<'EOF'\n" + fw.nftables + "\nEOF\n"])
