@@ -413,3 +413,41 @@ def test_hostile_outputs_are_notes_not_crashes(monkeypatch: pytest.MonkeyPatch) 
     assert "guest1" not in result.doc.get("vms", {})
     assert iface(result.doc, "team1")["team"] == {"ports": [{"name": "eno1"}, {"name": "eno2"}]}
     load_topology_data(result.doc, "cap.yaml")
+
+
+def _tap_host(tap_mac: str, fdb: list[dict[str, Any]]) -> dict[str, Any]:
+    links = [{"ifindex": 2, "ifname": "eth0", "flags": ["UP"], "mtu": 1500, "link_type": "ether",
+              "address": "00:50:56:a1:00:01", "master": "br0"},
+             {"ifindex": 3, "ifname": "br0", "flags": ["UP"], "mtu": 1500, "link_type": "ether",
+              "address": "00:50:56:a1:00:01", "linkinfo": {"info_kind": "bridge",
+                                                           "info_data": {"stp_state": 0}}},
+             {"ifindex": 4, "ifname": "vnet0", "flags": ["UP"], "mtu": 1500, "link_type": "ether",
+              "address": tap_mac, "master": "br0",
+              "linkinfo": {"info_kind": "tun", "info_data": {"type": "tap"}}}]
+    return convert(Snapshot(links=links, fdb=fdb), "kvm1").doc
+
+
+def _entry(mac: str, port: str, permanent: bool) -> dict[str, Any]:
+    return {"mac": mac, "ifname": port, "master": "br0", "state": "permanent" if permanent else ""}
+
+
+def test_a_guest_with_the_hosts_own_mac_is_found_by_its_taps_tail() -> None:
+    """The guest's MAC is eth0's: the bridge never learns it (a local entry), libvirt's
+    0xFE rule on the tap still names it (seed 004's MAC conflict)."""
+    doc = _tap_host("fe:50:56:a1:00:01", [_entry("00:50:56:a1:00:01", "eth0", True),
+                                          _entry("fe:50:56:a1:00:01", "vnet0", True)])
+    assert doc["vms"]["vm-vnet0"]["interfaces"][0]["mac"] == "00:50:56:a1:00:01"
+    # a learned MAC with that tail wins over the local entry
+    doc = _tap_host("fe:50:56:a1:00:01", [_entry("00:50:56:a1:00:01", "eth0", True),
+                                          _entry("02:50:56:a1:00:01", "vnet0", False)])
+    assert doc["vms"]["vm-vnet0"]["interfaces"][0]["mac"] == "02:50:56:a1:00:01"
+
+
+def test_a_hand_made_tap_in_qemus_oui_is_its_guests_mac() -> None:
+    doc = _tap_host("52:54:00:12:34:01", [_entry("52:54:00:12:34:01", "vnet0", True)])
+    nic = doc["vms"]["vm-vnet0"]["interfaces"][0]
+    assert nic["mac"] == "52:54:00:12:34:01" and nic["tap-mac"] == "52:54:00:12:34:01"
+    # any other MAC on a tap nothing explains stays a port of the bridge
+    doc = _tap_host("02:00:00:00:00:07", [])
+    assert "vms" not in doc or not doc["vms"]
+    assert "vnet0" in [i["name"] for i in doc["hosts"]["kvm1"]["interfaces"]]

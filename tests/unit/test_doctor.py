@@ -501,3 +501,40 @@ def test_entries_an_importer_made_up_are_not_judged() -> None:
         pytest.skip("the import fixtures are not there")
     report, ctx = diagnose(str(libvirt))
     assert ctx.assumed and not report.findings      # the VMs' bridges are stubs
+
+
+STP_CAPTURE = """\
+hosts:
+  kvm1:
+    interfaces:
+      - {name: eno1, type: ethernet, mac-address: "00:50:56:a1:00:01"}
+      - name: br0
+        type: linux-bridge
+        bridge:
+          options: {stp: {enabled: true, forward-delay: 15}}
+          port: [{name: eno1}]
+vms:
+  vm-vnet0:
+    host: kvm1
+    interfaces:
+      - {source: br0, target: vnet0, mac: "52:54:00:12:34:01"}
+"""
+
+
+def test_a_capture_cannot_see_guest_addressing_and_says_what_it_assumes(tmp_path: Path) -> None:
+    """A captured VM NIC (no ipv4:) is assumed a DHCP client: the STP check fires with
+    evidence that says so, and --prove simulates that client (fails now, a lease with the
+    fix). A hand-written topology's NIC without ipv4: is taken as written: no client."""
+    captured = write(tmp_path, STP_CAPTURE + CAPTURED.replace(
+        "FDB", '    - {bridge: br0, mac: "52:54:00:12:34:01", port: vnet0}').replace(
+        "PORTS", "    - {bridge: br0, port: vnet0, state: forwarding}"), "cap.yaml")
+    report, ctx = diagnose(captured)
+    (finding,) = [f for f in report.findings if f.check == "bridge.stp-delays-dhcp"]
+    assert any("not captured" in e.text and "assumed a DHCP client" in e.text
+               for e in finding.evidence)
+    proof = prove(ctx, finding)
+    assert proof["status"] == "proved"
+    (probe,) = proof["probes"]
+    assert probe["before"]["verdict"] == "fails" and probe["after"]["verdict"] == "works"
+    written = write(tmp_path, STP_CAPTURE, "written.yaml")
+    assert "bridge.stp-delays-dhcp" not in ids(written)
