@@ -530,8 +530,8 @@ def test_a_capture_cannot_see_guest_addressing_and_says_what_it_assumes(tmp_path
         "PORTS", "    - {bridge: br0, port: vnet0, state: forwarding}"), "cap.yaml")
     report, ctx = diagnose(captured)
     (finding,) = [f for f in report.findings if f.check == "bridge.stp-delays-dhcp"]
-    assert any("not captured" in e.text and "assumed a DHCP client" in e.text
-               for e in finding.evidence)
+    assert any(e.path == "vms.vm-vnet0.interfaces[0].ipv4.dhcp" and "not captured" in e.text
+               and "assumed a DHCP client" in e.text for e in finding.evidence)
     proof = prove(ctx, finding)
     assert proof["status"] == "proved"
     (probe,) = proof["probes"]

@@ -214,7 +214,8 @@ class Context:
         value = self.value(path)
         if value is None and len(path) > 4 and path[0] == "vms" and path[2] == "interfaces" \
                 and path[4] == "ipv4" and (path[1], path[3]) in self.guests:
-            default = GUEST_ASSUMED
+            default = GUEST_ASSUMED         # the NIC is written; its ipv4: never is
+            rendered = ".".join([self.locator.render(path[:4]), *map(str, path[4:-1])])
         if value is None and default is not None:
             last = str(path[-1])
             return Evidence("config", file, line, col, rendered if rendered.endswith(last)
