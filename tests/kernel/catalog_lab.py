@@ -22,20 +22,29 @@ with ``master``; a team's ``teamdctl TEAM config dump`` is its teamd JSON (what 
 prints); a bond's ``/proc/net/bonding/BOND`` is bond_info_show_master/slave's text; a
 VLAN-filtering bridge shows ``vlan_filtering 1`` and ``bridge -j vlan show`` the VLANs
 the bridge model gives each port (B17). Everything else the capture reads is the kernel's.
-Open vSwitch and OpenStack cases are not built here.
+
+Open vSwitch bridges are real: :class:`ovs_oracle.OvsOracle` runs ``ovsdb-server`` and
+``ovs-vswitchd`` (userspace datapath) inside the host's namespace; bridges, patch ports,
+the NICs and VM taps as ports with their VLAN columns, the flows through ``ovs-ofctl
+add-flow``, and each VM tap's ``external_ids`` as libvirt's ``virNetDevOpenvswitchAddPort``
+writes them (``attached-mac``, ``iface-id``, ``iface-status``, ``vm-id``).
+:meth:`BuiltHost.tool_path` puts the OVS tools on ``PATH`` for the capture. OpenStack
+clouds (Nova, the Neutron agents, migrations) are not built here.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from vnetlab.devices.netfilter import DOCKER_PRESET
 from vnetlab.net.addr import ip4_str, mac_str
-from vnetlab.topology.spec import TopologySpec
+from vnetlab.topology.spec import OvsBridgeInterface, OvsPortVlanSpec, TopologySpec
 
 from .netns import HERE, PYTHON, Lab, Netns, _read_ready
+from .ovs_oracle import OvsOracle, unavailable_reason
 
 GUEST = HERE / "guest.py"
 
@@ -54,9 +63,8 @@ def unsupported(spec: TopologySpec, host: str) -> str | None:
     """Why this host cannot be built here (None: it can, with the shim)."""
     if spec.openstack is not None:
         return "an OpenStack cloud (Nova, Neutron agents) is not built in namespaces"
-    for iface in spec.hosts[host].interfaces:
-        if iface.type in ("ovs-bridge", "ovs-interface"):
-            return "Open vSwitch bridges are not built by this lab"
+    if any(i.type == "ovs-bridge" for i in spec.hosts[host].interfaces):
+        return unavailable_reason()
     return None
 
 
@@ -184,6 +192,11 @@ class BuiltHost:
     ns: Netns
     shim: Shim
     taps: dict[str, tuple[str, str]]     # tap -> (VM, guest MAC)
+    ovs: OvsOracle | None = None
+
+    def tool_path(self) -> str | None:
+        """The ``PATH`` prefix that makes this host's Open vSwitch tools the installed ones."""
+        return str(self.ovs.tool_dir()) if self.ovs is not None else None
 
 
 def _tap_names(spec: TopologySpec, host: str) -> list[tuple[str, str, int, Any]]:
@@ -259,6 +272,8 @@ def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
                 shim.linkinfo[name] = {"info_kind": "vlan", "info_data": {
                     "protocol": "802.1Q", "id": iface.vlan.id, "flags": ["REORDER_HDR"]}}
                 shim.link[name] = iface.vlan.base_iface
+        elif iface.type in ("ovs-bridge", "ovs-interface"):
+            continue                      # Open vSwitch's, once every device exists (_ovs)
         else:
             raise NotImplementedError(f"{iface.type} is not built by this lab")
         if iface.mtu is not None and iface.type != "ethernet":
@@ -279,7 +294,8 @@ def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
         tap_cmds += [f"tuntap add dev {tap} mode tap", f"link set {tap} address {tap_mac}"]
         if nic.mtu is not None:
             tap_cmds.append(f"link set {tap} mtu {nic.mtu}")
-        later.append(f"link set {tap} master {nic.source}")
+        if not isinstance(_iface(spec, host, nic.source), OvsBridgeInterface):
+            later.append(f"link set {tap} master {nic.source}")
         later.append(f"link set {tap} up")
         address = nic.ipv4.address if nic.ipv4 is not None and nic.ipv4.address else ""
         guests.append(f"{tap},{mac_str(nic.mac)},{address}")
@@ -311,7 +327,7 @@ def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
                 later.append(f"address add 192.168.10.{90 + leases}/24 dev {iface.name}"
                              " valid_lft 3600 preferred_lft 3600")
     for iface in ifaces:
-        if iface.state == "up":
+        if iface.state == "up" and iface.type not in ("ovs-bridge", "ovs-interface"):
             later.append(f"link set {iface.name} up")
     routes = spec.hosts[host].routes
     for iface in ifaces:
@@ -325,13 +341,81 @@ def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
     ns.batch(later)
 
     _firewall(ns, spec, host)
+    ovs = _ovs(lab, ns, spec, host, taps) if any(
+        isinstance(i, OvsBridgeInterface) for i in ifaces) else None
     if guests:
         argv = [PYTHON, str(GUEST)]
         for g in guests:
             argv += ["--nic", g]
         proc = ns.spawn(argv)
         _read_ready(proc, "guest")
-    return BuiltHost(ns, shim, {tap: (vm, mac_str(nic.mac)) for tap, vm, _, nic in taps})
+    return BuiltHost(ns, shim, {tap: (vm, mac_str(nic.mac)) for tap, vm, _, nic in taps}, ovs)
+
+
+def _iface(spec: TopologySpec, host: str, name: str) -> Any:
+    return next((i for i in spec.hosts[host].interfaces if i.name == name), None)
+
+
+def _ovs_vlan(vlan: OvsPortVlanSpec | None) -> list[str]:
+    """A port's ``vlan:`` as the Port columns ``ovs-vsctl add-port`` sets."""
+    if vlan is None:
+        return []
+    mode = "native-untagged" if vlan.enable_native else vlan.mode
+    cols = [f"vlan_mode={mode}"] if mode else []
+    if vlan.tag is not None:
+        cols.append(f"tag={vlan.tag}")
+    ids = sorted({v for t in vlan.trunk_tags for v in (
+        [t.id] if t.id is not None else
+        range(t.id_range.min, t.id_range.max + 1) if t.id_range is not None else [])})
+    if ids:
+        cols.append(f"trunks=[{','.join(map(str, ids))}]")
+    return cols
+
+
+def _ovs(lab: Lab, ns: Netns, spec: TopologySpec, host: str,
+         taps: list[tuple[str, str, int, Any]]) -> OvsOracle:
+    """The host's Open vSwitch bridges, for real, in its namespace (the module docstring)."""
+    ovs = OvsOracle(lab=lab, ns=ns)
+    ovs.__enter__()
+    lab.add_cleanup(ovs.close)
+    vm_taps = {tap: (vm, nic) for tap, vm, _, nic in taps}
+    ifaces = spec.hosts[host].interfaces
+    for iface in ifaces:
+        if not isinstance(iface, OvsBridgeInterface):
+            continue
+        opts = iface.bridge.options
+        other = {"mac_aging_time": str(opts.mac_aging_time // 1_000_000_000)} \
+            if opts.mac_aging_time != 300_000_000_000 else {}
+        ovs.add_bridge(iface.name, **other)
+        if opts.fail_mode:
+            ovs.vsctl("set-fail-mode", iface.name, opts.fail_mode)
+        listed = {p.name: p.vlan for p in iface.bridge.port}
+        listed.update({tap: nic.vlan and OvsPortVlanSpec(mode="access", tag=nic.vlan.tag)
+                       for tap, (_, nic) in vm_taps.items()
+                       if nic.source == iface.name and tap not in listed})
+        for name, vlan in listed.items():
+            cmd = ["add-port", iface.name, name, *_ovs_vlan(vlan)]
+            port_iface = _iface(spec, host, name)
+            if port_iface is not None and port_iface.type == "ovs-interface":
+                cmd += ["--", "set", "Interface", name]
+                cmd += (["type=patch", f"options:peer={port_iface.patch.peer}"]
+                        if port_iface.patch is not None else ["type=internal"])
+            elif name in vm_taps:                 # virNetDevOpenvswitchAddPort's columns
+                vm, nic = vm_taps[name]
+                vm_id = uuid.uuid5(uuid.NAMESPACE_DNS, f"{vm}.vnetlab.test")
+                iface_id = nic.port_id or str(uuid.uuid5(vm_id, name))
+                cmd += ["--", "set", "Interface", name,
+                        f'external_ids:attached-mac="{mac_str(nic.mac)}"',
+                        f'external_ids:iface-id="{iface_id}"',
+                        "external_ids:iface-status=active", f'external_ids:vm-id="{vm_id}"']
+            ovs.vsctl(*cmd)
+        for flow in iface.bridge.flows:
+            ovs.add_flow(iface.name, flow)
+    # the bridges' LOCAL ports and internal ports (taps of the userspace datapath) up, as
+    # the host's network configuration brings them up
+    ns.batch([f"link set {i.name} up" for i in ifaces if i.state == "up" and (
+        i.type == "ovs-bridge" or (i.type == "ovs-interface" and i.patch is None))])
+    return ovs
 
 
 def _firewall(ns: Netns, spec: TopologySpec, host: str) -> None:

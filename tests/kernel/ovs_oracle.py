@@ -80,13 +80,15 @@ def _port_value(value: object) -> str:
 class OvsOracle:
     """``with OvsOracle() as ovs:`` a private Open vSwitch in a fresh network namespace."""
 
-    def __init__(self, cache: Path | None = None, lab: Lab | None = None) -> None:
+    def __init__(self, cache: Path | None = None, lab: Lab | None = None,
+                 ns: Netns | None = None) -> None:
         reason = unavailable_reason(cache)
         if reason:
             raise HarnessError(reason)
         self.root = ovs_root(cache)
         self._own_lab = lab is None
         self.lab = lab or Lab()
+        self._given_ns = ns             # run the daemons in this namespace (else a new one)
         self.ns: Netns | None = None
         self.rundir = Path()
         self.daemons: dict[str, subprocess.Popen[str]] = {}
@@ -146,13 +148,33 @@ class OvsOracle:
 
     def _start(self) -> None:
         self.rundir = Path(tempfile.mkdtemp(prefix="vnetlab-ovs-"))
-        self.ns = self.lab.netns("ovs")
+        self.ns = self._given_ns or self.lab.netns("ovs")
         db = self.rundir / "conf.db"
         self._run([self._bin("ovsdb-tool"), "create", str(db), str(self.root / SCHEMA)])
         sock = self.rundir / "db.sock"
         self._spawn("ovsdb-server", [str(db), f"--remote=punix:{sock}"], sock)
         self.vsctl("--no-wait", "init")
         self._spawn("ovs-vswitchd", [f"unix:{sock}"], self.rundir / "ovs-vswitchd.ctl")
+        # where ovs-appctl looks without -t (OVS_RUNDIR/ovs-vswitchd.PID.ctl, PID from the
+        # pidfile), so the tools find both daemons as on an installed host
+        pid = self.daemons["ovs-vswitchd"].pid
+        (self.rundir / f"ovs-vswitchd.{pid}.ctl").symlink_to(self.rundir / "ovs-vswitchd.ctl")
+
+    def tool_dir(self) -> Path:
+        """A directory of ``ovs-vsctl``/``ovs-ofctl``/``ovs-appctl`` wrappers that run the
+        unpacked tools with this oracle's environment: on ``PATH``, they are the tools of
+        an installed Open vSwitch whose daemons are this oracle's."""
+        bindir = self.rundir / "bin"
+        if not bindir.is_dir():
+            bindir.mkdir()
+            keep = ("LD_LIBRARY_PATH", "OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR",
+                    "OVS_SYSCONFDIR", "OVS_PKGDATADIR", "OVS_BINDIR")
+            env = " ".join(f"{k}='{self.env[k]}'" for k in keep)
+            for tool in ("ovs-vsctl", "ovs-ofctl", "ovs-appctl"):
+                script = bindir / tool
+                script.write_text(f'#!/bin/sh\nexec env {env} {self._bin(tool)} "$@"\n')
+                script.chmod(0o755)
+        return bindir
 
     def leftover_processes(self) -> list[str]:
         """``pgrep -af`` for processes still using this oracle's run directory."""
@@ -173,7 +195,7 @@ class OvsOracle:
                 errors.append(f"processes left behind: {left}")
         if self.ns is not None:
             self.ns = None
-            if self._own_lab:
+            if self._own_lab and self._given_ns is None:
                 self.lab.close()
         if self.rundir != Path():
             shutil.rmtree(self.rundir, ignore_errors=True)

@@ -451,3 +451,80 @@ def test_a_hand_made_tap_in_qemus_oui_is_its_guests_mac() -> None:
     doc = _tap_host("02:00:00:00:00:07", [])
     assert "vms" not in doc or not doc["vms"]
     assert "vnet0" in [i["name"] for i in doc["hosts"]["kvm1"]["interfaces"]]
+
+
+OVS_FIX = FIX.parent / "compute1-ovs.json"
+
+
+def test_an_ovs_userspace_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real capture of an Open vSwitch host (userspace datapath: the bridges' LOCAL ports
+    and ``ovs-netdev`` are taps), recorded from the catalog's ovs-dead-vlan-fixed host
+    with a second VM port still on the dead VLAN and two flows the model does not run.
+    VMs come from ``external_ids:attached-mac`` (no virsh), a dead-VLAN port keeps its
+    Port columns, the flows are table 0's in add-flow syntax, and fdb/show's port numbers
+    are each bridge's own."""
+    fake = FakeHost(json.loads(OVS_FIX.read_text()))
+    monkeypatch.setattr(runner, "execute", fake.execute)
+    monkeypatch.setattr(runner.Runner, "installed", lambda self, tool: tool in fake.tools)
+    result = capture(host="compute1")
+    assert ["ovs-ofctl", "--timeout=5", "--no-stats", "--names", "dump-flows", "br-int"] \
+        in fake.ran
+    doc = result.doc
+    names = {i["name"]: i for i in doc["hosts"]["compute1"]["interfaces"]}
+    assert "ovs-netdev" not in names and set(doc["vms"]) == {"vm-tap5f1c0b2a-9d",
+                                                             "vm-tap8c2d7e90-1b"}
+    bound, dead = (doc["vms"][f"vm-{t}"]["interfaces"][0]
+                   for t in ("tap5f1c0b2a-9d", "tap8c2d7e90-1b"))
+    assert (bound["mac"], bound["vlan"]) == ("fa:16:3e:11:11:01", {"tag": 1})
+    assert dead["mac"] == "fa:16:3e:22:22:02" and "vlan" not in dead
+    assert {"name": "tap8c2d7e90-1b", "vlan": {"mode": "trunk", "tag": 4095,
+                                               "trunk-tags": [{"id": 4095}]}} \
+        in names["br-int"]["bridge"]["port"]
+    assert names["br-eth1"]["bridge"]["flows"] == [
+        "priority=4,in_port=phy-br-eth1,dl_vlan=1,actions=mod_vlan_vid:100,NORMAL",
+        "priority=2,in_port=phy-br-eth1,actions=drop"]
+    assert names["br-int"]["bridge"]["flows"] == [
+        "priority=3,in_port=int-br-eth1,dl_vlan=100,actions=mod_vlan_vid:1,NORMAL",
+        "priority=10,in_port=int-br-eth1,dl_vlan=200,actions=mod_vlan_vid:2,NORMAL",
+        "priority=2,in_port=int-br-eth1,actions=drop"]
+    notes = "\n".join(result.notes)
+    assert "without idle_timeout=30" in notes and "only table 0 is modelled" in notes
+    fdb = {(e["bridge"], e["port"]) for e in doc["captured"]["fdb"]}
+    assert fdb == {("br-int", "tap5f1c0b2a-9d"), ("br-eth1", "phy-br-eth1")}
+    load_topology_data(doc, "compute1.yaml")
+
+
+def test_a_vm_mac_behind_a_patch_port_is_where_it_belongs(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    """br-eth1 learns the VM of br-int on its patch port: the way to the VM's bridge, not
+    an uplink; the same MAC on eth1 is the seed-000 signature."""
+    from vnetlab.doctor import diagnose
+
+    fake = FakeHost(json.loads(OVS_FIX.read_text()))
+    monkeypatch.setattr(runner, "execute", fake.execute)
+    monkeypatch.setattr(runner.Runner, "installed", lambda self, tool: tool in fake.tools)
+    result = capture(host="compute1")
+
+    def uplink_findings() -> list[tuple[str, str]]:
+        path = tmp_path / "compute1.yaml"
+        path.write_text(dump(result))
+        report, _ = diagnose(str(path))
+        return [(f.check, f.subject) for f in report.findings
+                if f.check == "bridge.vm-mac-on-uplink"]
+
+    assert uplink_findings() == []
+    row = next(e for e in result.doc["captured"]["fdb"] if e["bridge"] == "br-eth1")
+    row["port"] = "eth1"
+    assert uplink_findings() == [("bridge.vm-mac-on-uplink", "eth1")]
+
+
+def test_ovs_flows_without_the_default_flow() -> None:
+    from vnetlab.capture.ovsdb import flows
+
+    notes: list[str] = []
+    text = "NXST_FLOW reply (xid=0x4):\n priority=1,dl_src=fa:16:3e:00:00:01 actions=drop\n"
+    assert flows(text, "br0", False, notes.append) == [
+        "priority=1,dl_src=fa:16:3e:00:00:01,actions=drop"]
+    assert notes == ["br0: no 'priority=0 actions=NORMAL' flow (deleted): the model keeps it "
+                     "(fail-mode standalone)"]
+    assert flows(text, "br0", True, notes.append) and len(notes) == 1   # secure: none wanted

@@ -5,7 +5,8 @@ written as a topology document with a ``captured:`` block of live state (docs/ca
 (and only those: ``runner.Runner``), in two parallel waves: first the ones that need
 nothing (``ip``/``bridge`` dumps, the file reader, the ruleset, ``virsh list``,
 ``ovs-vsctl list``), then the ones that name what the first wave found (``teamdctl
-TEAM``, ``virsh dumpxml VM``, ``ovs-appctl fdb/show BR``, ``iptables-save`` when nft
+TEAM``, ``virsh dumpxml VM``, ``ovs-appctl fdb/show BR`` and ``ovs-ofctl dump-flows BR``,
+``iptables-save`` when nft
 gave no usable ruleset). ``convert`` writes the host's interfaces, routes, sysctls,
 firewall and VMs as docs/topology.md describes; ``live`` the ``captured:`` block. A
 setting the spec refuses is left out with a note (``settle``), so the document always
@@ -13,8 +14,9 @@ loads with ``load_topology_data`` and simulates with ``vnetlab.lab.simulate``.
 
 Limits: IPv4 only; one namespace per capture; taps whose VM neither libvirt nor the FDB
 explains are ethernet ports; bridge port costs and priorities, multicast snooping,
-bond/team port state beyond ``captured.bonding``/``teamd``, OVS bonds, tunnels and
-OpenFlow rules (``ovs-ofctl dump-flows`` is not in the allowlist) are not captured.
+bond/team port state beyond ``captured.bonding``/``teamd``, OVS bonds and tunnels are
+not captured; of the OpenFlow rules, those of table 0 that the OVS model runs
+(``devices/ovs.py``), each other one is noted and left out.
 """
 
 from __future__ import annotations
@@ -175,7 +177,8 @@ def capture(netns: str | None = None, host: str | None = None, raw: bool = False
     for bridge in snap.ovs.get("Bridge", []):
         ovs_name = bridge.get("name")
         if isinstance(ovs_name, str) and PARAM_PATTERNS["bridge"].fullmatch(ovs_name):
-            second.append(("ovs-appctl fdb/show", {"bridge": ovs_name}))
+            second += [("ovs-appctl fdb/show", {"bridge": ovs_name}),
+                       ("ovs-ofctl dump-flows", {"bridge": ovs_name})]
     nft_rules = bool(snap.nft and re.search(r"\b(table|chain)\b", snap.nft))
     if not nft_rules or not _nft_readable(snap.nft or ""):
         # no nftables, or rules vnetlab's nft reader refuses: iptables-nft (Docker,
@@ -189,6 +192,7 @@ def capture(netns: str | None = None, host: str | None = None, raw: bool = False
                                "teamdctl state dump": f"{value}'s teamd state",
                                "virsh dumpxml": f"VM {value}",
                                "ovs-appctl fdb/show": f"{value}'s MAC table",
+                               "ovs-ofctl dump-flows": f"{value}'s OpenFlow rules",
                                "iptables-save": "the iptables rules"}[command])
         if text is None:
             continue
@@ -200,6 +204,8 @@ def capture(netns: str | None = None, host: str | None = None, raw: bool = False
             snap.domains[value] = text
         elif command == "ovs-appctl fdb/show":
             snap.ovs_fdb[value] = text
+        elif command == "ovs-ofctl dump-flows":
+            snap.ovs_flows[value] = text
         else:
             snap.iptables = text
 

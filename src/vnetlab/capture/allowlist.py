@@ -143,6 +143,10 @@ COMMANDS: dict[str, Command] = {c.id: c for c in (
             "an OVSDB transaction of select operations only (list)"),
     Command("ovs-appctl fdb/show", ("ovs-appctl", "--timeout=5", "fdb/show", "{bridge}"),
             "ovs-appctl", "unixctl fdb/show: prints the MAC learning table"),
+    Command("ovs-ofctl dump-flows", ("ovs-ofctl", "--timeout=5", "--no-stats", "--names",
+                                     "dump-flows", "{bridge}"), "ovs-ofctl",
+            "an OpenFlow flow-stats request (and, for --names, a port-description request) "
+            "on the bridge's management socket: requests that read, no flow-mod"),
 )}
 
 

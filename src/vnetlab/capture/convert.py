@@ -70,6 +70,7 @@ class Snapshot:
     domains: dict[str, str] = field(default_factory=dict)       # name -> live XML
     ovs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # table -> rows
     ovs_fdb: dict[str, str] = field(default_factory=dict)      # bridge -> fdb/show text
+    ovs_flows: dict[str, str] = field(default_factory=dict)    # bridge -> dump-flows text
     nft: str | None = None
     iptables: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -166,6 +167,7 @@ class Converter:
         self.taps: dict[str, str] = {}          # tap -> VM name
         self.inferred: list[str] = []
         self.ovs_taps: dict[str, tuple[str, dict[str, Any] | None]] = {}   # tap -> (br, vlan)
+        self.ovs_own: set[str] = set()          # OVS's own devices (netdev: taps)
         self._team_ports: dict[str, dict[str, dict[str, Any]]] = {}
 
     def note(self, text: str) -> None:
@@ -450,7 +452,7 @@ class Converter:
 
     # -- VMs --------------------------------------------------------------------------------
     def tap_names(self) -> list[str]:
-        return [n for n, k in self.kind.items() if k == "tun" and
+        return [n for n, k in self.kind.items() if k == "tun" and n not in self.ovs_own and
                 ((self.links[n].get("linkinfo") or {}).get("info_data") or {}).get("type")
                 == "tap"]
 
@@ -517,9 +519,13 @@ class Converter:
             nic["mtu"] = mtu
         if tap in self.ovs_taps:
             nic["virtualport"] = "openvswitch"
-            vlan = self.ovs_taps[tap][1]
+            bridge, vlan = self.ovs_taps[tap]
             if vlan and vlan.get("mode") in (None, "access") and vlan.get("tag") is not None:
-                nic["vlan"] = {"tag": vlan["tag"]}
+                nic["vlan"] = {"tag": vlan["tag"]}          # libvirt's <vlan><tag id/>
+            elif vlan:
+                # a trunk (Neutron's dead VLAN: trunks=[4095]) has no libvirt form: the
+                # tap is listed as a port of its bridge with the Port columns
+                self.ifaces[bridge]["bridge"]["port"].append({"name": tap, "vlan": vlan})
 
     def unclaimed_taps(self) -> None:
         """Taps no domain claims: a VM from libvirt's MAC rule or the FDB, else a port."""
@@ -536,6 +542,9 @@ class Converter:
                 continue
             learned.setdefault(str(entry.get("ifname")), []).append(mac)
             by_tail.setdefault(mac[2:], mac)
+        for entry in self.ovs_learned():
+            learned.setdefault(entry["port"], []).append(entry["mac"])
+            by_tail.setdefault(entry["mac"][2:], entry["mac"])
         for tap in sorted(self.tap_names(), key=self._index):
             if tap in self.taps:
                 continue
@@ -546,6 +555,14 @@ class Converter:
             tap_mac = norm(self.links[tap].get("address")) or ""
             guest = by_tail.get(tap_mac[2:]) if tap_mac.startswith("fe:") else None
             how = "libvirt's tap MAC rule (fe + the guest's last five bytes) and the FDB"
+            attached = self.ovs_attached_mac(tap)
+            if attached is not None:
+                # the one that plugged the VIF (libvirt's virNetDevOpenvswitchAddPort,
+                # os-vif's ovs plug) wrote the guest's MAC into the Interface row: this
+                # holds on a port nothing was learned on (Neutron's dead VLAN drops
+                # every frame before learning, O1)
+                guest, how = attached, ("Open vSwitch's Interface external_ids:attached-mac "
+                                        "(written by libvirt/os-vif when it plugged the port)")
             if guest is None and tap_mac.startswith("fe:") and tap_mac[2:] in local:
                 # the guest's MAC is one of the host's own (a local entry): br_fdb_update
                 # never learns it from the guest, the tail is all there is (B3)
@@ -584,12 +601,32 @@ class Converter:
                       f"inferred from {how}")
 
     # -- Open vSwitch ---------------------------------------------------------------------------
+    def ovs_learned(self) -> list[dict[str, Any]]:
+        """The dynamic entries of every OVS bridge's MAC table (port names)."""
+        from vnetlab.capture.ovsdb import fdb_rows
+
+        return [row for bridge, text in sorted(self.snap.ovs_fdb.items())
+                for row in fdb_rows(text, bridge, self.snap.ovs)
+                if "static" not in row["flags"] and row["port"] != bridge]
+
+    def ovs_attached_mac(self, tap: str) -> str | None:
+        """``external_ids:attached-mac`` of ``tap``'s Interface row, when it is a MAC."""
+        if tap not in self.ovs_taps:
+            return None
+        for row in self.snap.ovs.get("Interface", []):
+            ids = row.get("external_ids")
+            if row.get("name") == tap and isinstance(ids, dict):
+                return norm(ids.get("attached-mac"))
+        return None
+
     def ovs_bridges(self) -> None:
-        from vnetlab.capture.ovsdb import ovs_topology
+        from vnetlab.capture.ovsdb import ovs_topology, own_devices
 
         if not self.snap.ovs:
             return
-        for iface, taps in ovs_topology(self.snap.ovs, self.links, self.kind, self.note):
+        self.ovs_own = own_devices(self.snap.ovs)
+        for iface, taps in ovs_topology(self.snap.ovs, self.links, self.kind, self.note,
+                                        self.snap.ovs_flows):
             if iface["name"] in self.ifaces and iface["type"] == "ovs-bridge":
                 self.note(f"{iface['name']}: an OVS bridge with the name of another "
                           "interface: left out")

@@ -9,6 +9,11 @@ nmstate's OVS port ``vlan:`` as docs/topology.md describes (mode access/trunk/na
 ``ovs-interface`` entries; a Port with several Interfaces is an OVS bond, not modelled.
 ``fdb/show`` (``mac_learning`` in ofproto-dpif.c: `` port  VLAN  MAC  Age``) names ports by
 OpenFlow number: Interface ``ofport`` maps them back, ``LOCAL`` is the bridge.
+``ovs-ofctl --no-stats --names dump-flows BR`` (``ofputil_flow_stats_format``: ``cookie=``
+when not 0, ``table=`` when not 0, the timeouts, then ``match_format``'s ``priority=..``
+and ``actions=..``; port names quoted) -> the bridge's ``flows:`` in add-flow syntax,
+the ones the OVS model runs (table 0, its match fields and actions); the default
+``priority=0 actions=NORMAL`` is implied by the model and not written.
 """
 
 from __future__ import annotations
@@ -76,11 +81,24 @@ def port_vlan(port: dict[str, Any]) -> dict[str, Any] | None:
     return vlan
 
 
+def own_devices(tables: dict[str, list[dict[str, Any]]]) -> set[str]:
+    """The kernel devices Open vSwitch itself made: each bridge's LOCAL port and the
+    internal ports, and the userspace datapath's ``ovs-netdev``. With
+    ``datapath_type=netdev`` they are taps (``netdev-linux``'s tap class), not VMs'."""
+    names = {str(i.get("name")) for i in tables.get("Interface", [])
+             if i.get("type") == "internal"}
+    names |= {str(b.get("name")) for b in tables.get("Bridge", [])}
+    if any(b.get("datapath_type") == "netdev" for b in tables.get("Bridge", [])):
+        names.add("ovs-netdev")
+    return names
+
+
 def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[str, Any]],
-                 kinds: dict[str, Any], note: Note
+                 kinds: dict[str, Any], note: Note, flow_texts: dict[str, str] | None = None
                  ) -> Iterator[tuple[dict[str, Any], dict[str, tuple[str, Any]]]]:
     """Each OVS bridge and its internal/patch interfaces, with the taps on it
-    (tap -> (bridge, its port's vlan)), from the three tables."""
+    (tap -> (bridge, its port's vlan)), from the three tables; its flows from
+    ``flow_texts`` (bridge -> ``dump-flows`` text)."""
     ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
     ifaces = {str(i.get("_uuid")): i for i in tables.get("Interface", [])}
     for bridge in sorted(tables.get("Bridge", []), key=lambda b: str(b.get("name"))):
@@ -113,7 +131,7 @@ def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[
             if iname == name:
                 continue                        # the LOCAL port: the bridge itself
             vlan = port_vlan(port)
-            if iname in links and kinds.get(iname) == "tun":
+            if itype in ("", "system", "tap") and iname in links and kinds.get(iname) == "tun":
                 taps[iname] = (name, vlan)
                 continue
             if itype == "patch":
@@ -135,6 +153,10 @@ def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[
             if vlan:
                 port_entry["vlan"] = vlan
             entry["bridge"]["port"].append(port_entry)
+        if name in (flow_texts or {}):
+            rules = flows((flow_texts or {})[name], name, fail_mode == "secure", note)
+            if rules:
+                entry["bridge"]["flows"] = rules
         if not options:
             del entry["bridge"]["options"]
         yield entry, taps
@@ -142,14 +164,68 @@ def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[
             yield item, {}
 
 
+_DEFAULT_FLOW = "priority=0 actions=NORMAL"
+# what ofputil_flow_stats_format prints besides the match and the actions
+_FLOW_PROPERTIES = {"importance", "send_flow_rem", "check_overlap", "reset_counts",
+                    "no_packet_counts", "no_byte_counts"}
+_FLOW_TIMEOUTS = {"idle_timeout", "hard_timeout"}
+_FLOW_HEADER = re.compile(r"^(?:NXST|OFPST)_FLOW reply|^OFPST_FLOW|^\s*$")
+
+
+def flows(text: str, bridge: str, secure: bool, note: Note) -> list[str]:
+    """``ovs-ofctl --no-stats --names dump-flows BRIDGE`` -> the bridge's ``flows:`` (the
+    ones ``devices.ovs.parse_flow`` runs; every other one is noted and left out)."""
+    from vnetlab.devices.ovs import FlowError, parse_flow
+
+    out: list[str] = []
+    default = False
+    for line in text.splitlines():
+        if _FLOW_HEADER.match(line):
+            continue
+        flow = line.strip()
+        if flow == _DEFAULT_FLOW:
+            default = True
+            continue
+        head, sep, actions = flow.rpartition(" actions=")
+        if not sep:
+            note(f"{bridge}: flow '{flow[:200]}' has no actions: left out")
+            continue
+        # port names come quoted (ofputil_format_port with a port map); the cookie and
+        # table 0 say nothing the model uses
+        fields = [f.strip().replace('"', "") for f in head.replace(", ", ",").split(",")]
+        fields = [f for f in fields if f and not f.startswith("cookie=") and f != "table=0"
+                  and f.partition("=")[0] not in _FLOW_PROPERTIES]
+        timeouts = [f for f in fields if f.partition("=")[0] in _FLOW_TIMEOUTS]
+        if timeouts:
+            fields = [f for f in fields if f not in timeouts]
+            note(f"{bridge}: flow '{flow[:200]}': written without {', '.join(timeouts)} "
+                 "(flow expiry is not modelled: the flow stays)")
+        text_flow = ",".join([*fields, "actions=" + actions.replace('"', "")])
+        try:
+            parse_flow(text_flow)
+        except FlowError as exc:
+            note(f"{bridge}: {exc}: left out (the captured bridge may forward what this "
+                 "flow would not)")
+            continue
+        out.append(text_flow)
+    if not default and not secure:
+        note(f"{bridge}: no 'priority=0 actions=NORMAL' flow (deleted): the model keeps it "
+             "(fail-mode standalone)")
+    return out
+
+
 _FDB_ROW = re.compile(r"^\s*(\S+)\s+(\d+)\s+((?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})\s+(\S+)\s*$")
 
 
 def fdb_rows(text: str, bridge: str, tables: dict[str, list[dict[str, Any]]]
              ) -> list[dict[str, Any]]:
-    """``ovs-appctl fdb/show BR`` -> ``captured.fdb`` entries (port names, not numbers)."""
+    """``ovs-appctl fdb/show BR`` -> ``captured.fdb`` entries (port names, not numbers).
+    OpenFlow port numbers are per bridge: only ``bridge``'s own interfaces map them."""
+    ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
+    mine = {str(i) for b in tables.get("Bridge", []) if b.get("name") == bridge
+            for p in _set(b.get("ports")) for i in _set(ports.get(str(p), {}).get("interfaces"))}
     names = {str(i.get("ofport")): str(i.get("name")) for i in tables.get("Interface", [])
-             if isinstance(i.get("ofport"), int)}
+             if isinstance(i.get("ofport"), int) and str(i.get("_uuid")) in mine}
     out: list[dict[str, Any]] = []
     for line in text.splitlines():
         match = _FDB_ROW.match(line)

@@ -306,6 +306,34 @@ class Context:
                 and not isinstance(self.iface(host, p)[1], OvsInterface)
                 and self.nics_below(host, p)]
 
+    def bridges_behind(self, host: str, bridge: str, port: str) -> set[str]:
+        """The bridges of ``host`` that ``port`` of ``bridge`` leads to inside the host:
+        through an OVS patch port to its peer's bridge, through a cable between two of
+        the host's own interfaces (a veth pair such as Neutron's qvb/qvo) to the other
+        end's bridge, and on from there (never back through ``bridge``)."""
+        owner: dict[str, str] = {}              # port -> its bridge
+        for iface in self.spec.hosts[host].interfaces:
+            if isinstance(iface, LinuxBridgeInterface | OvsBridgeInterface):
+                for name in lower_names(iface):
+                    owner[name] = iface.name
+
+        def across(name: str) -> str | None:
+            _, dev = self.iface(host, name)
+            if isinstance(dev, OvsInterface) and dev.patch is not None:
+                return dev.patch.peer
+            far = self.peer(host, name)
+            return far[1] if far is not None and far[0] == host else None
+
+        seen, todo = {bridge}, [port]
+        while todo:
+            far = across(todo.pop())
+            nxt = owner.get(far) if far is not None else None
+            if nxt is None or nxt in seen:
+                continue
+            seen.add(nxt)
+            todo += [p for p, b in owner.items() if b == nxt and p != far]
+        return seen - {bridge}
+
     # -- VMs ----------------------------------------------------------------------------------
     @cached_property
     def taps(self) -> dict[tuple[str, int], str]:

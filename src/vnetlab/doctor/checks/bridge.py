@@ -79,6 +79,9 @@ class VmMacOnUplink(Check):
                 continue
             vm, index = macs[row.mac]
             tap = ctx.taps[(vm, index)]
+            home = ctx.spec.vms[vm].interfaces[index].source
+            if home in ctx.bridges_behind(cap.host, row.bridge, row.port):
+                continue        # the way to the VM's own bridge (a patch port, a veth pair)
             vlan = f" vlan {row.vlan}" if row.vlan else ""
             evidence = [ctx.live(("captured", "fdb", row.index), row.shown(), mac_str(row.mac)),
                         ctx.config(("vms", vm, "interfaces", index, "mac"))]
