@@ -34,12 +34,16 @@ clouds (Nova, the Neutron agents, migrations) are not built here.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from vnetlab.devices.netfilter import DOCKER_PRESET
+from vnetlab.devices.openstack import port_prefix
 from vnetlab.net.addr import ip4_str, mac_str
 from vnetlab.topology.spec import OvsBridgeInterface, OvsPortVlanSpec, TopologySpec
 
@@ -61,9 +65,10 @@ BOND_MODE_NAMES = {   # bond_main.c bond_mode_name(), as /proc/net/bonding print
 
 def unsupported(spec: TopologySpec, host: str) -> str | None:
     """Why this host cannot be built here (None: it can, with the shim)."""
-    if spec.openstack is not None:
-        return "an OpenStack cloud (Nova, Neutron agents) is not built in namespaces"
-    if any(i.type == "ovs-bridge" for i in spec.hosts[host].interfaces):
+    if spec.openstack is not None and spec.openstack.agent.type != "openvswitch":
+        return "the linuxbridge agent's hosts (brq bridges on 802.1Q devices) are not built here"
+    if spec.openstack is not None or any(i.type == "ovs-bridge"
+                                         for i in spec.hosts[host].interfaces):
         return unavailable_reason()
     return None
 
@@ -200,22 +205,27 @@ class BuiltHost:
 
 
 def _tap_names(spec: TopologySpec, host: str) -> list[tuple[str, str, int, Any]]:
-    """(tap, VM, NIC index, NIC) in libvirt's order: vnet0, vnet1... unless ``target``."""
+    """(tap, VM, NIC index, NIC) in libvirt's order: vnet0, vnet1... unless ``target``; a
+    Neutron port's tap is ``tap`` + its port id's first 11 characters (Nova's devname)."""
     out, n = [], 0
     for vm_name, vm in spec.vms.items():
         if vm.host != host:
             continue
         for i, nic in enumerate(vm.interfaces):
-            tap = nic.target or f"vnet{n}"
-            n += 1 if nic.target is None else 0
+            if nic.network is not None:
+                tap = f"tap{port_prefix(nic.port_id or f'{vm_name}-{i}')}"
+            else:
+                tap = nic.target or f"vnet{n}"
+                n += 1 if nic.target is None else 0
             out.append((tap, vm_name, i, nic))
     return out
 
 
-def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
-    """Build ``host`` (see the module docstring); returns its namespace and the shim."""
-    ns = lab.netns("host")
-    wire = lab.netns("wire")
+def build_host(lab: Lab, spec: TopologySpec, host: str, role: str = "host") -> BuiltHost:
+    """Build ``host`` (see the module docstring) in namespace ``role`` (its cables' far
+    ends in ``wire`` or ``ROLE-wire``); returns its namespace and the shim."""
+    ns = lab.netns(role)
+    wire = lab.netns("wire" if role == "host" else f"{role}-wire")
     shim = Shim()
     ifaces = spec.hosts[host].interfaces
     cmds: list[str] = []
@@ -294,7 +304,8 @@ def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
         tap_cmds += [f"tuntap add dev {tap} mode tap", f"link set {tap} address {tap_mac}"]
         if nic.mtu is not None:
             tap_cmds.append(f"link set {tap} mtu {nic.mtu}")
-        if not isinstance(_iface(spec, host, nic.source), OvsBridgeInterface):
+        if nic.network is None and \
+                not isinstance(_iface(spec, host, nic.source), OvsBridgeInterface):
             later.append(f"link set {tap} master {nic.source}")
         later.append(f"link set {tap} up")
         address = nic.ipv4.address if nic.ipv4 is not None and nic.ipv4.address else ""
@@ -341,7 +352,7 @@ def build_host(lab: Lab, spec: TopologySpec, host: str) -> BuiltHost:
     ns.batch(later)
 
     _firewall(ns, spec, host)
-    ovs = _ovs(lab, ns, spec, host, taps) if any(
+    ovs = _ovs(lab, ns, spec, host, taps) if spec.openstack is not None or any(
         isinstance(i, OvsBridgeInterface) for i in ifaces) else None
     if guests:
         argv = [PYTHON, str(GUEST)]
@@ -378,7 +389,7 @@ def _ovs(lab: Lab, ns: Netns, spec: TopologySpec, host: str,
     ovs = OvsOracle(lab=lab, ns=ns)
     ovs.__enter__()
     lab.add_cleanup(ovs.close)
-    vm_taps = {tap: (vm, nic) for tap, vm, _, nic in taps}
+    vm_taps = {tap: (vm, nic) for tap, vm, _, nic in taps if nic.network is None}
     ifaces = spec.hosts[host].interfaces
     for iface in ifaces:
         if not isinstance(iface, OvsBridgeInterface):
@@ -415,7 +426,106 @@ def _ovs(lab: Lab, ns: Netns, spec: TopologySpec, host: str,
     # the host's network configuration brings them up
     ns.batch([f"link set {i.name} up" for i in ifaces if i.state == "up" and (
         i.type == "ovs-bridge" or (i.type == "ovs-interface" and i.patch is None))])
+    if spec.openstack is not None:
+        _neutron(lab, ovs, ns, spec, host, [(tap, vm, i, nic) for tap, vm, i, nic in taps
+                                            if nic.network is not None])
     return ovs
+
+
+def _neutron(lab: Lab, ovs: OvsOracle, ns: Netns, spec: TopologySpec, host: str,
+             ports: list[tuple[str, str, int, Any]]) -> None:
+    """What Nova, os-vif and the ml2/ovs agent leave on a compute host, the way vnetlab's
+    model makes it (devices/openstack.py): br-int with the int-/phy- patch pair and
+    ``setup_physical_bridges``' drop flows, per network a local VLAN (1, 2, ... in the
+    order of the host's ports) with ``provision_local_vlan``'s translation flows, and per
+    port (iptables_hybrid) ``qbrXXX`` with the VM's tap and ``qvbXXX``, its veth peer
+    ``qvoXXX`` on br-int tagged with the local VLAN (``port_bound``), or (openvswitch
+    firewall) the tap itself on br-int; the Interface's ``external_ids`` as os-vif writes
+    them. Real Neutron adds flows in other tables (and fail_mode secure); vnetlab's model
+    and this lab run table 0 only. ``nova.conf`` and ``openvswitch_agent.ini`` are
+    written to ``/etc/netns/NS/``, which ``ip netns exec`` mounts over ``/etc`` for the
+    capture's file reader."""
+    assert spec.openstack is not None
+    agent, nova = spec.openstack.agent, spec.openstack.nova
+    if agent.type != "openvswitch":
+        raise NotImplementedError("the linuxbridge agent's hosts are not built by this lab")
+    names = {i.name for i in spec.hosts[host].interfaces}
+    ib = agent.integration_bridge
+    if ib not in names:
+        ovs.add_bridge(ib)
+        ns.batch([f"link set {ib} up"])
+    mapped = {physnet: br for physnet, br in agent.bridge_mappings.items() if br in names}
+    for bridge in mapped.values():
+        ovs.add_patch(ib, f"int-{bridge}", bridge, f"phy-{bridge}")
+        ovs.add_flow(ib, f"priority=2,in_port=int-{bridge},actions=drop")
+        ovs.add_flow(bridge, f"priority=2,in_port=phy-{bridge},actions=drop")
+    lvids: dict[str, int] = {}
+    for tap, vm, index, nic in ports:
+        net = spec.openstack.networks[nic.network]
+        if nic.network not in lvids:
+            lvid = lvids[nic.network] = len(lvids) + 1
+            bridge = mapped.get(net.physical_network)
+            if bridge is not None:
+                ovs.add_flow(bridge, f"priority=4,in_port=phy-{bridge},dl_vlan={lvid},"
+                                     f"actions=mod_vlan_vid:{net.segmentation_id},NORMAL")
+                ovs.add_flow(ib, f"priority=3,in_port=int-{bridge},dl_vlan="
+                                 f"{net.segmentation_id},actions=mod_vlan_vid:{lvid},NORMAL")
+        suffix = tap[3:]
+        port = tap
+        if agent.firewall_driver == "iptables_hybrid":        # os-vif's hybrid plug
+            port = f"qvo{suffix}"
+            ns.batch([f"link add qbr{suffix} type bridge stp_state 0 forward_delay 0",
+                      f"link add qvb{suffix} type veth peer name {port}",
+                      f"link set qvb{suffix} master qbr{suffix}",
+                      f"link set {tap} master qbr{suffix}",
+                      *(f"link set {d} up" for d in (f"qbr{suffix}", f"qvb{suffix}", port))])
+        vm_id = uuid.uuid5(uuid.NAMESPACE_DNS, f"{vm}.vnetlab.test")
+        ovs.vsctl("add-port", ib, port, f"tag={lvids[nic.network]}", "--", "set", "Interface",
+                  port, f'external_ids:iface-id="{nic.port_id or f"{vm}-{index}"}"',
+                  f'external_ids:attached-mac="{mac_str(nic.mac)}"',
+                  "external_ids:iface-status=active", f'external_ids:vm-uuid="{vm_id}"')
+    seconds = nova.vif_plugging_timeout // 1_000_000_000
+    _etc(lab, ns, "nova/nova.conf", f"""# nova.conf of {host} (the catalog lab)
+[DEFAULT]
+# Number of seconds to wait for neutron vif plugging events to arrive before
+# continuing or failing (see vif_plugging_is_fatal).
+vif_plugging_timeout = {seconds}
+vif_plugging_is_fatal = {nova.vif_plugging_is_fatal}
+
+[compute]
+live_migration_wait_for_vif_plug = {nova.live_migration_wait_for_vif_plug}
+
+[os_vif_ovs]
+isolate_vif = {agent.isolate_vif}
+""")
+    mappings = ",".join(f"{k}:{v}" for k, v in agent.bridge_mappings.items())
+    _etc(lab, ns, "neutron/plugins/ml2/openvswitch_agent.ini", f"""[ovs]
+integration_bridge = {ib}
+bridge_mappings = {mappings}
+
+[securitygroup]
+firewall_driver = {agent.firewall_driver}
+""")
+
+
+def _etc(lab: Lab, ns: Netns, rel: str, text: str) -> None:
+    """``/etc/REL`` as ``ip netns exec NS`` shows it: ``/etc/netns/NS/REL`` (iproute2's
+    ``bind_etc`` bind-mounts each entry of ``/etc/netns/NS`` over ``/etc``; the mount
+    point must exist: made here, and removed again if it was made here and is empty)."""
+    top = rel.split("/")[0]
+    path = Path("/etc/netns") / ns.name / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    point = Path("/etc") / top
+    if not point.exists():
+        point.mkdir()
+
+        def remove_point() -> None:
+            with contextlib.suppress(OSError):          # not empty: someone else's now
+                point.rmdir()
+
+        lab.add_cleanup(remove_point)
+    lab.add_cleanup(lambda: shutil.rmtree(Path("/etc/netns") / ns.name, ignore_errors=True))
 
 
 def _firewall(ns: Netns, spec: TopologySpec, host: str) -> None:

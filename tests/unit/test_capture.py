@@ -528,3 +528,129 @@ def test_ovs_flows_without_the_default_flow() -> None:
     assert notes == ["br0: no 'priority=0 actions=NORMAL' flow (deleted): the model keeps it "
                      "(fail-mode standalone)"]
     assert flows(text, "br0", True, notes.append) and len(notes) == 1   # secure: none wanted
+
+
+# -- OpenStack: nova.conf, the agent's ini, Neutron's ports ---------------------------------------
+
+NEUTRON_FIX = FIX.parent / "compute1-neutron.json"
+
+
+def _os_settings(files: dict[str, str]) -> tuple[dict[str, Any] | None, list[str]]:
+    from vnetlab.capture.openstack import settings
+
+    notes: list[str] = []
+    return settings(files, notes.append), notes
+
+
+def test_nova_conf_and_the_agent_ini_as_oslo_config_reads_them() -> None:
+    nova = textwrap.dedent("""\
+        [DEFAULT]
+        # vif_plugging_timeout = 300
+        vif_plugging_timeout = 600
+        vif_plugging_is_fatal = False
+        [compute]
+        live_migration_wait_for_vif_plug = True
+        live_migration_wait_for_vif_plug = false
+        [os_vif_ovs]
+        isolate_vif = maybe
+        """)
+    agent = textwrap.dedent("""\
+        [ovs]
+        integration_bridge = br-int
+        bridge_mappings = physnet1:br-eth1, physnet2 : br-ex ,broken
+        [securitygroup]
+        firewall_driver = neutron.agent.linux.openvswitch_firewall.OVSFirewallDriver
+        """)
+    block, notes = _os_settings({
+        "/etc/nova/nova.conf": nova,
+        "/etc/nova/nova.conf.d/50-local.conf": "[DEFAULT]\nvif_plugging_is_fatal = yes\n",
+        "/etc/neutron/plugins/ml2/openvswitch_agent.ini": agent})
+    assert block == {
+        "nova": {"live-migration-wait-for-vif-plug": False,      # the last value wins
+                 "vif-plugging-timeout": "600s",
+                 "vif-plugging-is-fatal": True},                  # nova.conf.d after nova.conf
+        "agent": {"type": "openvswitch", "integration-bridge": "br-int",
+                  "firewall-driver": "openvswitch",
+                  "bridge-mappings": {"physnet1": "br-eth1", "physnet2": "br-ex"}}}
+    assert "/etc/nova/nova.conf:9: [os_vif_ovs] isolate_vif = 'maybe' is not a boolean" \
+        in "\n".join(notes)
+    assert any("'broken' is not physnet:name" in n for n in notes)
+    assert any("bind delay" in n for n in notes)
+
+
+def test_kolla_and_linuxbridge_layouts_and_no_openstack() -> None:
+    block, notes = _os_settings({
+        "/etc/kolla/nova-compute/nova.conf": "[compute]\nlive_migration_wait_for_vif_plug=1\n",
+        "/etc/kolla/neutron-linuxbridge-agent/linuxbridge_agent.ini":
+            "[linux_bridge]\nphysical_interface_mappings = provider:eth1\n"
+            "[securitygroup]\nfirewall_driver = iptables\n"})
+    assert block == {"nova": {"live-migration-wait-for-vif-plug": True},
+                     "agent": {"type": "linuxbridge", "bridge-mappings": {"provider": "eth1"}}}
+    assert [n.split(":")[0] for n in notes] == [
+        "/etc/kolla/neutron-linuxbridge-agent/linuxbridge_agent.ini"]     # the bind delay
+    assert _os_settings({"/proc/net/bonding/bond0": "x"}) == (None, [])
+
+
+def test_the_reader_takes_configuration_files_whole() -> None:
+    """``MAX_FILE`` caps a /proc or /sys file, ``MAX_CONF`` a file under /etc (a real
+    distribution nova.conf is about 200 KiB)."""
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", allowlist.READER, "8", "10", "4096",
+                           "/etc/passwd", "/proc/sys/kernel/osrelease"],
+                          capture_output=True, text=True, check=True)
+    files = json.loads(proc.stdout)
+    assert len(files["/proc/sys/kernel/osrelease"]) == 8
+    assert files["/etc/passwd"] == Path("/etc/passwd").read_text()[:4096]
+    assert len(files["/etc/passwd"]) > 8
+
+
+def _neutron_capture(monkeypatch: pytest.MonkeyPatch, edit: Any = None) -> Any:
+    outputs = json.loads(NEUTRON_FIX.read_text())
+    if edit is not None:
+        edit(outputs)
+    fake = FakeHost(outputs)
+    monkeypatch.setattr(runner, "execute", fake.execute)
+    monkeypatch.setattr(runner.Runner, "installed", lambda self, tool: tool in fake.tools)
+    return capture(host="compute1")
+
+
+def test_a_compute_host_is_written_with_neutron_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real capture of a compute host (ml2/ovs, hybrid plug: tap in qbr, qvb/qvo, qvo on
+    br-int tagged with local VLAN 1, the patch pair and the agent's flows; recorded from
+    the catalog lab's compute1 of migration-ovs-rarp-lost): the VM is on its Neutron
+    network, as the catalog writes it, and the model makes the rest."""
+    result = _neutron_capture(monkeypatch)
+    doc = result.doc
+    names = [i["name"] for i in doc["hosts"]["compute1"]["interfaces"]]
+    assert names == ["eth1", "br-eth1"], names
+    assert doc["hosts"]["compute1"]["interfaces"][1]["bridge"] == {"port": [{"name": "eth1"}]}
+    assert doc["openstack"]["networks"] == {"physnet1-vlan100": {"segmentation-id": 100,
+                                                                 "physical-network": "physnet1"}}
+    assert doc["openstack"]["nova"]["live-migration-wait-for-vif-plug"] is False
+    (vm,) = doc["vms"].values()
+    assert vm["interfaces"] == [{"type": "bridge", "source": "br-int", "mac": "fa:16:3e:11:11:01",
+                                 "network": "physnet1-vlan100",
+                                 "port-id": "5f1c0b2a-9d4e-4c1b-8a77-2e6f0c3d1a01"}]
+    kept = {r["port"] for r in doc["captured"]["fdb"]} | {r["port"]
+                                                         for r in doc["captured"]["ports"]}
+    assert not {p for p in kept if p.startswith(("qbr", "qvb", "qvo", "tap", "phy-", "int-"))}
+    spec = load_topology_data(doc, "compute1.yaml")
+    assert spec.openstack is not None and spec.openstack.agent.bridge_mappings == {
+        "physnet1": "br-eth1"}
+
+
+def test_an_unbound_neutron_port_keeps_the_host_as_captured(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """qvo on the dead VLAN: no local VLAN, no network: br-int stays as captured."""
+    def dead(outputs: dict[str, Any]) -> None:
+        table = json.loads(outputs["ovs-vsctl list Port"]["stdout"])
+        heads = table["headings"]
+        for row in table["data"]:
+            if row[heads.index("name")].startswith("qvo"):
+                row[heads.index("tag")] = 4095
+        outputs["ovs-vsctl list Port"]["stdout"] = json.dumps(table)
+
+    result = _neutron_capture(monkeypatch, dead)
+    names = {i["name"] for i in result.doc["hosts"]["compute1"]["interfaces"]}
+    assert {"br-int", "qbr5f1c0b2a-9d"} <= names
+    assert "networks" not in result.doc["openstack"]
+    assert any("on VLAN 4095, which no provision_local_vlan flow" in n for n in result.notes)

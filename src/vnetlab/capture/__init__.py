@@ -217,9 +217,24 @@ def capture(netns: str | None = None, host: str | None = None, raw: bool = False
     doc["captured"] = live.block(snap, host, tool=live.tool_versions(
         version.stdout if version is not None else None), missing=missing,
         notes=converted.notes, raw=raw_text)
+    if converted.neutron_made:
+        _drop_rows(doc["captured"], converted.neutron_made)
     settle(doc, converted.notes)
     return CaptureResult(doc, converted.notes, missing, time.monotonic() - start,
                          list(runner.ran))
+
+
+def _drop_rows(captured: dict[str, Any], made: set[str]) -> None:
+    """The live rows of devices the document now leaves to the model (Neutron's br-int,
+    qbr/qvb/qvo, patch ports): they would name interfaces the document does not have."""
+    for key in ("fdb", "ports"):
+        rows = captured.get(key, [])
+        kept = [r for r in rows if r.get("bridge") not in made and r.get("port") not in made]
+        if len(kept) != len(rows):
+            captured["notes"].append(
+                f"captured.{key}: {len(rows) - len(kept)} row(s) of Neutron's devices left "
+                "out (the document writes those ports as Neutron ports)")
+            captured[key] = kept
 
 
 # -- the document always loads ---------------------------------------------------------------

@@ -9,12 +9,13 @@ namespace with the namespace's own sysfs (``netns_switch`` in iproute2's
 lib/namespace.c: ``unshare(CLONE_NEWNS)``, then ``mount -t sysfs``): the namespace,
 the host's mount table and the namespace's devices are untouched.
 
-Files (``/proc/net/bonding``, sysfs bridge and port attributes, a few sysctls) are
+Files (``/proc/net/bonding``, sysfs bridge and port attributes, a few sysctls, a compute
+host's ``nova.conf`` and Neutron agent ini) are
 read by one small stdlib-only Python program, ``READER``, run the same way, so that
 ``/sys/class/net`` and ``/proc/sys/net`` are the captured namespace's. It opens
 only paths matching ``FILE_PATTERNS``, read-only, never follows a path outside
 them, skips write-only attributes (``flush``) and reads at most ``MAX_FILE`` bytes
-per file and ``MAX_FILES`` files.
+per file (``MAX_CONF`` under ``/etc`` and ``/var/lib``) and ``MAX_FILES`` files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+
+from vnetlab.capture.openstack import PATTERNS as OPENSTACK_PATTERNS
 
 # -- commands --------------------------------------------------------------------------------
 
@@ -53,10 +56,10 @@ NETNS_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 READER = r"""
 import glob, json, os, sys
-MAX_FILE, MAX_FILES = int(sys.argv[1]), int(sys.argv[2])
+MAX_FILE, MAX_FILES, MAX_CONF = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 SKIP = {"flush"}
 out, count = {}, 0
-for pattern in sys.argv[3:]:
+for pattern in sys.argv[4:]:
     for path in sorted(glob.glob(pattern)):
         if count >= MAX_FILES:
             break
@@ -67,18 +70,25 @@ for pattern in sys.argv[3:]:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
         except OSError:
             continue
+        cap = MAX_CONF if path.startswith(("/etc/", "/var/lib/")) else MAX_FILE
         try:
-            data = os.read(fd, MAX_FILE + 1)
+            data = b""
+            while len(data) <= cap:
+                chunk = os.read(fd, cap + 1 - len(data))
+                if not chunk:
+                    break
+                data += chunk
         except OSError:
             continue
         finally:
             os.close(fd)
-        out[path] = data[:MAX_FILE].decode("utf-8", "replace")
+        out[path] = data[:cap].decode("utf-8", "replace")
 json.dump(out, sys.stdout)
 """
 
 MAX_FILE = 64 * 1024
 MAX_FILES = 20_000
+MAX_CONF = 1024 * 1024      # a configuration file (a distribution's nova.conf is ~200 KiB)
 
 # what READER may open (glob patterns; nothing outside them is read)
 FILE_PATTERNS = (
@@ -97,6 +107,9 @@ FILE_PATTERNS = (
     "/proc/sys/net/ipv4/neigh/*/gc_stale_time",
     "/proc/sys/net/ipv4/neigh/*/ucast_solicit",
     "/proc/sys/net/ipv4/neigh/*/mcast_solicit",
+    # a compute host's OpenStack configuration (capture/openstack.py: nova.conf, the L2
+    # agent's ini; package, Kolla and TripleO layouts)
+    *OPENSTACK_PATTERNS,
 )
 
 _WHY_IP = "iproute2 show: an RTM_GET* netlink dump request; show never sends RTM_NEW*/RTM_DEL*"
@@ -117,7 +130,7 @@ COMMANDS: dict[str, Command] = {c.id: c for c in (
     Command("bridge -j -d vlan show", ("bridge", "-j", "-d", "vlan", "show"), "bridge",
             _WHY_BRIDGE),
     Command("read files", (sys.executable, "-I", "-S", "-c", READER, str(MAX_FILE),
-                           str(MAX_FILES), *FILE_PATTERNS), sys.executable,
+                           str(MAX_FILES), str(MAX_CONF), *FILE_PATTERNS), sys.executable,
             "READER: open(O_RDONLY) of the FILE_PATTERNS only, bounded; write-only "
             "attributes (flush) skipped"),
     Command("teamdctl state dump", ("teamdctl", "{dev}", "state", "dump"), "teamdctl",

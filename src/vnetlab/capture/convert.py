@@ -149,6 +149,7 @@ class Converted:
     notes: list[str]
     taps: dict[str, str]                 # tap -> the VM that owns it
     inferred: list[str]                  # VMs made up from the FDB (named vm-TAP)
+    neutron_made: set[str] = field(default_factory=set)   # devices written as Neutron ports
 
 
 class Converter:
@@ -168,6 +169,7 @@ class Converter:
         self.inferred: list[str] = []
         self.ovs_taps: dict[str, tuple[str, dict[str, Any] | None]] = {}   # tap -> (br, vlan)
         self.ovs_own: set[str] = set()          # OVS's own devices (netdev: taps)
+        self.neutron_made: set[str] = set()     # devices the model makes from openstack:
         self._team_ports: dict[str, dict[str, dict[str, Any]]] = {}
 
     def note(self, text: str) -> None:
@@ -184,6 +186,7 @@ class Converter:
         self.vms_from_libvirt()
         self.unclaimed_taps()
         self.tap_ports()
+        openstack = self.openstack()
         host: dict[str, Any] = {"interfaces": sorted(
             self.ifaces.values(), key=lambda i: (KIND_ORDER.get(i["type"], 9),
                                                  self._index(i["name"])))}
@@ -198,12 +201,14 @@ class Converter:
         doc: dict[str, Any] = {"name": f"capture-{self.host}",
                                "description": f"live state of {self.host} (vnetlab capture)",
                                "hosts": {self.host: host}}
+        if openstack is not None:
+            doc["openstack"] = openstack
         if self.vms:
             doc["vms"] = self.vms
         cables = self.cables()
         if cables:
             doc["links"] = cables
-        return Converted(doc, self.notes, dict(self.taps), self.inferred)
+        return Converted(doc, self.notes, dict(self.taps), self.inferred, self.neutron_made)
 
     def _index(self, name: str) -> int:
         index = self.links.get(name, {}).get("ifindex")
@@ -633,6 +638,103 @@ class Converter:
                 continue
             self.ifaces.setdefault(iface["name"], iface)
             self.ovs_taps.update(taps)
+
+    # -- OpenStack ---------------------------------------------------------------------------------
+    def openstack(self) -> dict[str, Any] | None:
+        """``openstack:`` from nova.conf and the agent's ini (capture/openstack.py); on an
+        ml2/ovs compute host, the Neutron ports written as a person writes them."""
+        from vnetlab.capture.openstack import settings
+
+        block = settings(self.snap.files, self.note)
+        if block is not None and block.get("agent", {}).get("type") == "openvswitch":
+            self.neutron_ports(block)
+        elif block is not None and block.get("agent", {}).get("type") == "linuxbridge":
+            self.note("linuxbridge agent: its brq bridges, VLAN devices and taps are written "
+                      "as captured, not as Neutron ports")
+        return block
+
+    def neutron_ports(self, block: dict[str, Any]) -> None:
+        """The integration bridge's ports that Neutron made (Interface ``external_ids:
+        iface-id``) as VM NICs on a Neutron network (``network:``, ``port-id:``, docs/
+        topology.md), the way the catalog's cases are written; the model makes br-int,
+        qbr/qvb/qvo, the patch pair and the agent's flows again (O2, O3). A network is a
+        provider VLAN known from the local VLAN the agent tagged the port with and the
+        physical bridge's translation flow (``provision_local_vlan``: ``in_port=phy-BR,
+        dl_vlan=LVID actions=mod_vlan_vid:SEG``). Unless every port of the integration
+        bridge is explained this way the host is written as captured, with a note."""
+        from vnetlab.capture.ovsdb import bridge_ports, port_tag
+
+        agent = block.get("agent", {})
+        ib = str(agent.get("integration-bridge", "br-int"))
+        mappings: dict[str, str] = agent.get("bridge-mappings", {"physnet1": "br-eth1"})
+        if ib not in self.ifaces or self.ifaces[ib]["type"] != "ovs-bridge":
+            return
+        lvids: dict[int, tuple[int, str]] = {}
+        for physnet, bridge in mappings.items():
+            phys = self.ifaces.get(bridge, {}).get("bridge", {})
+            for flow in phys.get("flows", []):
+                match = re.fullmatch(rf"priority=4,in_port=phy-{re.escape(bridge)},dl_vlan="
+                                     r"(\d+),actions=mod_vlan_vid:(\d+),NORMAL", flow)
+                if match:
+                    lvids[int(match.group(1))] = (int(match.group(2)), physnet)
+        plan: list[tuple[str, str, str, dict[str, Any]]] = []   # (ovs port, port id, net, nic)
+        made = {ib}
+        for port, iface in bridge_ports(self.snap.ovs, ib):
+            name, kind = str(iface.get("name")), iface.get("type") or ""
+            raw_ids = iface.get("external_ids")
+            ids: dict[str, Any] = raw_ids if isinstance(raw_ids, dict) else {}
+            if name == ib:
+                continue
+            if kind == "patch":
+                made.add(name)
+                continue
+            port_id, tag = ids.get("iface-id"), port_tag(port)
+            if not isinstance(port_id, str) or not name.startswith(("qvo", "tap")):
+                self.note(f"{ib}: port {name} is not a Neutron VM port: {ib} written as "
+                          "captured")
+                return
+            if tag not in lvids:
+                self.note(f"{ib}: Neutron port {name} is on VLAN {tag}, which no "
+                          "provision_local_vlan flow of a mapped bridge translates (not "
+                          f"bound yet, or a tunnel network): {ib} written as captured")
+                return
+            tap = "tap" + name[3:]
+            nic = next((n for vm in self.vms.values() for n in vm["interfaces"]
+                        if n.get("target") == tap), None)
+            if nic is None:
+                self.note(f"{ib}: no VM of this capture has the tap {tap} of Neutron port "
+                          f"{name}: {ib} written as captured")
+                return
+            seg, physnet = lvids[tag]
+            plan.append((name, port_id, f"{physnet}-vlan{seg}", nic))
+        networks = block.setdefault("networks", {})
+        for name, port_id, network, nic in plan:
+            seg, physnet = next(v for k, v in lvids.items()
+                                if f"{v[1]}-vlan{v[0]}" == network)
+            networks[network] = {"segmentation-id": seg, "physical-network": physnet}
+            suffix = name[3:]
+            made.update({name, f"qbr{suffix}", f"qvb{suffix}", f"qvo{suffix}"})
+            for key in ("target", "virtualport", "vlan"):
+                nic.pop(key, None)
+            nic.update({"source": ib, "network": network, "port-id": port_id})
+        for bridge in mappings.values():        # setup_physical_bridges' side of the pair
+            phys = self.ifaces.get(bridge, {}).get("bridge")
+            if phys is None:
+                continue
+            patch = f"phy-{bridge}"
+            made.add(patch)
+            phys["port"] = [p for p in phys.get("port", []) if p["name"] != patch]
+            phys["flows"] = [f for f in phys.get("flows", []) if f"in_port={patch}," not in f]
+            if not phys["flows"]:
+                del phys["flows"]
+        for name in made:
+            self.ifaces.pop(name, None)
+        self.neutron_made = made
+        if plan:
+            self.note(f"{ib}: {len(plan)} Neutron port(s) written as VM NICs on their networks "
+                      f"({', '.join(sorted(networks))}); {ib}, the qbr/qvb/qvo devices, the "
+                      "patch ports and the agent's flows are the model's (the network names "
+                      "are made up: Neutron's are not on the host)")
 
     # -- routes, firewall, cables -----------------------------------------------------------------
     def routes(self) -> list[dict[str, Any]]:

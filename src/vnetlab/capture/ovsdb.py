@@ -241,3 +241,26 @@ def fdb_rows(text: str, bridge: str, tables: dict[str, list[dict[str, Any]]]
             entry["flags"] = ["static"]
         out.append(entry)
     return out
+
+
+def bridge_ports(tables: dict[str, list[dict[str, Any]]], bridge: str
+                 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(Port row, Interface row) of each single-interface port of ``bridge``."""
+    ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
+    ifaces = {str(i.get("_uuid")): i for i in tables.get("Interface", [])}
+    out = []
+    for row in tables.get("Bridge", []):
+        if row.get("name") != bridge:
+            continue
+        for port_id in _set(row.get("ports")):
+            port = ports.get(str(port_id))
+            members = [ifaces[str(i)] for i in _set((port or {}).get("interfaces"))
+                       if str(i) in ifaces]
+            if port is not None and len(members) == 1:
+                out.append((port, members[0]))
+    return out
+
+
+def port_tag(port: dict[str, Any]) -> int | None:
+    tag = _one(port.get("tag"))
+    return tag if isinstance(tag, int) else None
