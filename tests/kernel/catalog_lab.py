@@ -23,13 +23,15 @@ prints); a bond's ``/proc/net/bonding/BOND`` is bond_info_show_master/slave's te
 VLAN-filtering bridge shows ``vlan_filtering 1`` and ``bridge -j vlan show`` the VLANs
 the bridge model gives each port (B17). Everything else the capture reads is the kernel's.
 
-Open vSwitch bridges are real: :class:`ovs_oracle.OvsOracle` runs ``ovsdb-server`` and
-``ovs-vswitchd`` (userspace datapath) inside the host's namespace; bridges, patch ports,
+OpenStack compute hosts are built as Nova, os-vif and the L2 agent leave them
+(:func:`_neutron` for ml2/ovs, :func:`_linuxbridge`), with their ``nova.conf`` and agent ini
+under ``/etc/netns/NS/``. Open vSwitch bridges are real: :class:`ovs_oracle.OvsOracle`
+runs ``ovsdb-server`` and ``ovs-vswitchd`` (userspace datapath) inside the host's
+namespace; bridges, patch ports,
 the NICs and VM taps as ports with their VLAN columns, the flows through ``ovs-ofctl
 add-flow``, and each VM tap's ``external_ids`` as libvirt's ``virNetDevOpenvswitchAddPort``
 writes them (``attached-mac``, ``iface-id``, ``iface-status``, ``vm-id``).
-:meth:`BuiltHost.tool_path` puts the OVS tools on ``PATH`` for the capture. OpenStack
-clouds (Nova, the Neutron agents, migrations) are not built here.
+:meth:`BuiltHost.tool_path` puts the OVS tools on ``PATH`` for the capture.
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ BOND_MODE_NAMES = {   # bond_main.c bond_mode_name(), as /proc/net/bonding print
 
 def unsupported(spec: TopologySpec, host: str) -> str | None:
     """Why this host cannot be built here (None: it can, with the shim)."""
-    if spec.openstack is not None and spec.openstack.agent.type != "openvswitch":
-        return "the linuxbridge agent's hosts (brq bridges on 802.1Q devices) are not built here"
+    if spec.openstack is not None and spec.openstack.agent.type == "linuxbridge":
+        return None
     if spec.openstack is not None or any(i.type == "ovs-bridge"
                                          for i in spec.hosts[host].interfaces):
         return unavailable_reason()
@@ -352,8 +354,12 @@ def build_host(lab: Lab, spec: TopologySpec, host: str, role: str = "host") -> B
     ns.batch(later)
 
     _firewall(ns, spec, host)
-    ovs = _ovs(lab, ns, spec, host, taps) if spec.openstack is not None or any(
-        isinstance(i, OvsBridgeInterface) for i in ifaces) else None
+    ovs = None
+    if spec.openstack is not None and spec.openstack.agent.type == "linuxbridge":
+        _linuxbridge(lab, ns, wire, shim, spec, host,
+                     [(tap, vm, i, nic) for tap, vm, i, nic in taps if nic.network is not None])
+    elif spec.openstack is not None or any(isinstance(i, OvsBridgeInterface) for i in ifaces):
+        ovs = _ovs(lab, ns, spec, host, taps)
     if guests:
         argv = [PYTHON, str(GUEST)]
         for g in guests:
@@ -446,9 +452,7 @@ def _neutron(lab: Lab, ovs: OvsOracle, ns: Netns, spec: TopologySpec, host: str,
     written to ``/etc/netns/NS/``, which ``ip netns exec`` mounts over ``/etc`` for the
     capture's file reader."""
     assert spec.openstack is not None
-    agent, nova = spec.openstack.agent, spec.openstack.nova
-    if agent.type != "openvswitch":
-        raise NotImplementedError("the linuxbridge agent's hosts are not built by this lab")
+    agent = spec.openstack.agent
     names = {i.name for i in spec.hosts[host].interfaces}
     ib = agent.integration_bridge
     if ib not in names:
@@ -484,6 +488,13 @@ def _neutron(lab: Lab, ovs: OvsOracle, ns: Netns, spec: TopologySpec, host: str,
                   port, f'external_ids:iface-id="{nic.port_id or f"{vm}-{index}"}"',
                   f'external_ids:attached-mac="{mac_str(nic.mac)}"',
                   "external_ids:iface-status=active", f'external_ids:vm-uuid="{vm_id}"')
+    _openstack_files(lab, ns, spec, host)
+
+
+def _openstack_files(lab: Lab, ns: Netns, spec: TopologySpec, host: str) -> None:
+    """``nova.conf`` and the L2 agent's ini of ``host``, from the case's ``openstack:``."""
+    assert spec.openstack is not None
+    agent, nova = spec.openstack.agent, spec.openstack.nova
     seconds = nova.vif_plugging_timeout // 1_000_000_000
     _etc(lab, ns, "nova/nova.conf", f"""# nova.conf of {host} (the catalog lab)
 [DEFAULT]
@@ -499,13 +510,58 @@ live_migration_wait_for_vif_plug = {nova.live_migration_wait_for_vif_plug}
 isolate_vif = {agent.isolate_vif}
 """)
     mappings = ",".join(f"{k}:{v}" for k, v in agent.bridge_mappings.items())
+    if agent.type == "linuxbridge":
+        _etc(lab, ns, "neutron/plugins/ml2/linuxbridge_agent.ini", f"""[linux_bridge]
+physical_interface_mappings = {mappings}
+
+[securitygroup]
+firewall_driver = iptables
+""")
+        return
     _etc(lab, ns, "neutron/plugins/ml2/openvswitch_agent.ini", f"""[ovs]
-integration_bridge = {ib}
+integration_bridge = {agent.integration_bridge}
 bridge_mappings = {mappings}
 
 [securitygroup]
 firewall_driver = {agent.firewall_driver}
 """)
+
+
+def _linuxbridge(lab: Lab, ns: Netns, wire: Netns, shim: Shim, spec: TopologySpec, host: str,
+                 ports: list[tuple[str, str, int, Any]]) -> None:
+    """What Nova and the linuxbridge agent leave on a compute host (O7), the way vnetlab's
+    model makes it: per network ``brq`` + its id's first 11 characters (STP off, no
+    forward delay), the agent's VLAN device ``IFACE.SEG`` on the mapped interface in it
+    (``ensure_vlan_bridge``; this kernel has no 8021q: a veth of that name, shimmed as
+    802.1Q like the other VLAN devices), and the VM's tap."""
+    assert spec.openstack is not None
+    agent = spec.openstack.agent
+    names = {i.name for i in spec.hosts[host].interfaces}
+    cmds: list[str] = []
+    wire_up: list[str] = []
+    made: set[str] = set()
+    for tap, _vm, _index, nic in ports:
+        net = spec.openstack.networks[nic.network]
+        brq = f"brq{port_prefix(nic.network)}"
+        base = agent.bridge_mappings.get(net.physical_network)
+        if brq not in made:
+            made.add(brq)
+            cmds += [f"link add {brq} type bridge stp_state 0 forward_delay 0",
+                     f"link set {brq} up"]
+            if base in names:
+                vlan = f"{base}.{net.segmentation_id}"
+                peer = f"v{len(made)}{brq[3:]}"[:15]
+                cmds += [f"link add {vlan} type veth peer name {peer} netns {wire.name}",
+                         f"link set {vlan} master {brq}", f"link set {vlan} up"]
+                wire_up.append(f"link set {peer} up")
+                shim.linkinfo[vlan] = {"info_kind": "vlan", "info_data": {
+                    "protocol": "802.1Q", "id": net.segmentation_id, "flags": ["REORDER_HDR"]}}
+                shim.link[vlan] = base
+        cmds.append(f"link set {tap} master {brq}")
+    ns.batch(cmds)
+    if wire_up:
+        wire.batch(wire_up)
+    _openstack_files(lab, ns, spec, host)
 
 
 def _etc(lab: Lab, ns: Netns, rel: str, text: str) -> None:

@@ -15,9 +15,9 @@ Bar (issue 6): on the failing case of every cause in the catalog the doctor find
 cause, on its fixed versions it reports no finding at all. Failing cases whose cause is
 in the host itself are also audited with the capture alone. Open vSwitch hosts run the
 real Open vSwitch (userspace datapath, ``make ovs-oracle``) in their namespace, its tools
-on ``PATH`` as on an installed host; OpenStack clouds (live migration between compute
-hosts) are not built here (tests/unit/test_doctor_openstack.py audits them from their
-files).
+on ``PATH`` as on an installed host. The migration cases build every compute host (what
+Nova, os-vif and the L2 agent leave there, nova.conf and the agent's ini) and audit the
+captures put together (:func:`captured_cloud`).
 """
 
 from __future__ import annotations
@@ -266,11 +266,11 @@ def test_the_fixed_captures_are_quiet(case: str, lab: Lab, tmp_path: Path,
                                  cap.merged.read_text())
 
 
-# OpenStack: the seed-003 race on captured compute hosts (ml2/ovs; the linuxbridge agent's
-# hosts are not built, tests/unit/test_doctor_openstack.py audits them from their files)
+# OpenStack: the seed-003 race on captured compute hosts (ml2/ovs and linuxbridge)
 CLOUD_FAILING = [("migration.announce-vs-binding", "migration-ovs-rarp-lost"),
-                 ("migration.announce-vs-binding", "migration-ovs-wiring-after-activation")]
-CLOUD_FIXED = ["migration-ovs-wait-for-vif-plug"]
+                 ("migration.announce-vs-binding", "migration-ovs-wiring-after-activation"),
+                 ("migration.announce-vs-binding", "migration-linuxbridge-agent-late")]
+CLOUD_FIXED = ["migration-ovs-wait-for-vif-plug", "migration-linuxbridge-agent-late-fixed"]
 
 
 @pytest.mark.parametrize(("cause", "case"), CLOUD_FAILING,
@@ -285,11 +285,17 @@ def test_the_doctor_finds_the_cause_on_captured_compute_hosts(
     found = [f for f in report.findings if f.check == cause]
     assert found, (case, [f.check for f in report.findings], merged.read_text())
     assert not [f for f in report.findings if f.check != cause], report.findings
-    # the captured cloud runs as the case does: the race lost now, won with the fix
-    proof = prove(ctx, found[0])
-    (probe,) = proof["probes"]
-    assert probe["before"]["verdict"] != "works" and probe["after"]["verdict"] == "works", \
-        (probe, merged.read_text())
+    # the captured cloud runs as the case does: --prove gives the case file's verdicts
+    # (migration-ovs-*: the race lost now, won with the fix)
+    written, written_ctx = _audit(CASES[case])
+    want = prove(written_ctx, next(f for f in written.findings if f.check == cause))
+    got = prove(ctx, found[0])
+    verdicts = [[(p["before"]["verdict"], p["after"]["verdict"]) for p in proof["probes"]]
+                for proof in (want, got)]
+    assert verdicts[0] == verdicts[1], (verdicts, merged.read_text())
+    if case.startswith("migration-ovs-"):
+        ((before, after),) = verdicts[1]
+        assert before != "works" and after == "works", verdicts
 
 
 @pytest.mark.parametrize("case", CLOUD_FIXED)

@@ -654,3 +654,45 @@ def test_an_unbound_neutron_port_keeps_the_host_as_captured(monkeypatch: pytest.
     assert {"br-int", "qbr5f1c0b2a-9d"} <= names
     assert "networks" not in result.doc["openstack"]
     assert any("on VLAN 4095, which no provision_local_vlan flow" in n for n in result.notes)
+
+
+def test_a_linuxbridge_compute_host_is_written_with_neutron_ports() -> None:
+    """brqnet1 with the agent's eth1.100 and a VM's tap (O7): network net1 = VLAN 100 of
+    physnet1, the NIC's port id the tap's; without the VLAN device (not wired yet) the
+    brq stays as captured."""
+    def links(wired: bool) -> list[dict[str, Any]]:
+        out = [{"ifindex": 2, "ifname": "eth1", "flags": ["UP"], "mtu": 1500,
+                "link_type": "ether", "address": "00:50:56:a1:00:01"},
+               {"ifindex": 3, "ifname": "brqnet1", "flags": ["UP"], "mtu": 1500,
+                "link_type": "ether", "address": "00:50:56:a1:00:01",
+                "linkinfo": {"info_kind": "bridge", "info_data": {"stp_state": 0}}},
+               {"ifindex": 5, "ifname": "tapvm1-0", "flags": ["UP"], "mtu": 1500,
+                "link_type": "ether", "address": "fe:16:3e:00:00:01", "master": "brqnet1",
+                "linkinfo": {"info_kind": "tun", "info_data": {"type": "tap"}}}]
+        if wired:
+            out.append({"ifindex": 4, "ifname": "eth1.100", "link": "eth1", "flags": ["UP"],
+                        "mtu": 1500, "link_type": "ether", "address": "00:50:56:a1:00:01",
+                        "master": "brqnet1", "linkinfo": {"info_kind": "vlan", "info_data": {
+                            "protocol": "802.1Q", "id": 100}}})
+        return out
+
+    ini = "[linux_bridge]\nphysical_interface_mappings = physnet1:eth1\n"
+    for wired in (True, False):
+        snap = Snapshot(links=links(wired), files={
+            "/etc/neutron/plugins/ml2/linuxbridge_agent.ini": ini},
+            fdb=[{"mac": "fa:16:3e:00:00:01", "ifname": "tapvm1-0", "master": "brqnet1",
+                  "state": ""}])
+        doc = convert(snap, "compute1").doc
+        names = [i["name"] for i in doc["hosts"]["compute1"]["interfaces"]]
+        (vm,) = doc["vms"].values()
+        if wired:
+            assert names == ["eth1"], names
+            assert doc["openstack"]["networks"] == {
+                "net1": {"segmentation-id": 100, "physical-network": "physnet1"}}
+            assert vm["interfaces"] == [{"type": "bridge", "source": "brqnet1",
+                                         "mac": "fa:16:3e:00:00:01", "port-id": "vm1-0",
+                                         "network": "net1"}]
+            load_topology_data(doc, "compute1.yaml")
+        else:
+            assert "brqnet1" in names and "networks" not in doc["openstack"]
+            assert vm["interfaces"][0]["target"] == "tapvm1-0"

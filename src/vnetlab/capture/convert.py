@@ -649,9 +649,52 @@ class Converter:
         if block is not None and block.get("agent", {}).get("type") == "openvswitch":
             self.neutron_ports(block)
         elif block is not None and block.get("agent", {}).get("type") == "linuxbridge":
-            self.note("linuxbridge agent: its brq bridges, VLAN devices and taps are written "
-                      "as captured, not as Neutron ports")
+            self.linuxbridge_ports(block)
         return block
+
+    def linuxbridge_ports(self, block: dict[str, Any]) -> None:
+        """The linuxbridge agent's ``brqXXX`` bridges as Neutron networks (O7): a brq with
+        the agent's VLAN device on a mapped interface (``physical_interface_mappings``,
+        ``ensure_vlan_bridge``: ``IFACE.SEG``) is the provider VLAN SEG; its VMs' NICs get
+        ``network:`` (named ``XXX``, the 11 characters the brq name keeps of the network
+        id, so the model names the bridge the same) and ``port-id:`` (the tap's ``XXX``);
+        the brq and its VLAN device are the model's. A brq without that VLAN device (not
+        wired yet, a flat network) or with another port is written as captured."""
+        by_iface = {iface: physnet for physnet, iface in
+                    block.get("agent", {}).get("bridge-mappings", {}).items()}
+        written: list[str] = []
+        for name in [n for n, i in self.ifaces.items()
+                     if i["type"] == "linux-bridge" and n.startswith("brq")]:
+            members = [n for n, link in self.links.items() if link.get("master") == name]
+            vlans = [m for m in members if self.ifaces.get(m, {}).get("type") == "vlan"
+                     and self.ifaces[m]["vlan"]["base-iface"] in by_iface]
+            others = [m for m in members if m not in vlans and m not in self.taps]
+            if len(vlans) != 1 or others:
+                self.note(f"{name}: not a brq the linuxbridge agent has wired to a VLAN of a "
+                          "mapped interface (no VLAN device yet, a flat network, or other "
+                          f"ports: {', '.join(others) or 'none'}): written as captured")
+                continue
+            vlan = self.ifaces[vlans[0]]["vlan"]
+            network = name[3:]
+            block.setdefault("networks", {})[network] = {
+                "segmentation-id": vlan["id"], "physical-network": by_iface[vlan["base-iface"]]}
+            for vm in self.vms.values():
+                for nic in vm["interfaces"]:
+                    if nic.get("source") != name:
+                        continue
+                    tap = str(nic.pop("target", ""))
+                    if tap.startswith("tap"):
+                        nic["port-id"] = tap[3:]
+                    nic["network"] = network
+            self.neutron_made.update({name, vlans[0]})
+            self.ifaces.pop(name)
+            self.ifaces.pop(vlans[0])
+            written.append(name)
+        if written:
+            self.note(f"{', '.join(written)}: the linuxbridge agent's bridges written as Neutron "
+                      "networks of their VMs' NICs (network names: the 11 characters of the "
+                      "network id the bridge's name keeps); the bridges and VLAN devices are "
+                      "the model's")
 
     def neutron_ports(self, block: dict[str, Any]) -> None:
         """The integration bridge's ports that Neutron made (Interface ``external_ids:
