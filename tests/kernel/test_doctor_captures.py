@@ -16,9 +16,10 @@ cause, on its fixed versions it reports no finding at all; every other case of t
 catalog shows on its capture the same checks as on its file (none where the file has
 none). Failing cases whose cause is in the host itself are also audited with the capture
 alone. Open vSwitch hosts run the real Open vSwitch (userspace datapath, ``make
-ovs-oracle``) in their namespace, its tools on ``PATH`` as on an installed host. The migration cases build every compute host (what
-Nova, os-vif and the L2 agent leave there, nova.conf and the agent's ini) and audit the
-captures put together (:func:`captured_cloud`).
+ovs-oracle``) in their namespace, its tools on ``PATH`` as on an installed host. The
+migration cases build every compute host (what Nova, os-vif and the L2 agent leave there,
+nova.conf and the agent's ini) and audit the captures put together
+(:func:`captured_cloud`).
 """
 
 from __future__ import annotations
