@@ -528,6 +528,10 @@ def test_ovs_flows_without_the_default_flow() -> None:
     assert notes == ["br0: no 'priority=0 actions=NORMAL' flow (deleted): the model keeps it "
                      "(fail-mode standalone)"]
     assert flows(text, "br0", True, notes.append) and len(notes) == 1   # secure: none wanted
+    many = "".join(f" priority={i % 60000},dl_vlan={i % 4000} actions=drop\n"
+                   for i in range(12_000))
+    assert len(flows(many, "br0", True, notes.append)) == 10_000
+    assert notes[-1] == "br0: more than 10000 flows the model runs: the rest left out"
 
 
 # -- OpenStack: nova.conf, the agent's ini, Neutron's ports ---------------------------------------

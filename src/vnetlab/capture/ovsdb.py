@@ -165,6 +165,7 @@ def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[
 
 
 _DEFAULT_FLOW = "priority=0 actions=NORMAL"
+MAX_FLOWS = 10_000          # per bridge written to the document (a hostile dump is bounded)
 # what ofputil_flow_stats_format prints besides the match and the actions
 _FLOW_PROPERTIES = {"importance", "send_flow_rem", "check_overlap", "reset_counts",
                     "no_packet_counts", "no_byte_counts"}
@@ -182,6 +183,9 @@ def flows(text: str, bridge: str, secure: bool, note: Note) -> list[str]:
     for line in text.splitlines():
         if _FLOW_HEADER.match(line):
             continue
+        if len(out) >= MAX_FLOWS:
+            note(f"{bridge}: more than {MAX_FLOWS} flows the model runs: the rest left out")
+            break
         flow = line.strip()
         if flow == _DEFAULT_FLOW:
             default = True
