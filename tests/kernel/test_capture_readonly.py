@@ -262,3 +262,56 @@ def test_capture_of_50_taps_is_complete(lab: Lab, tmp_path: Path) -> None:
 
     vnetlab.simulate(vnetlab.load_topology_data(doc, "taps.yaml"))
     print(f"50 taps captured in {elapsed:.3f} s")
+
+
+def _ovs_state(ovs: Any) -> dict[str, Any]:
+    """Open vSwitch's configuration and flows, read through the oracle's own ``--db``/
+    socket (not the tools the capture runs); the counters (``statistics``, the MAC
+    table) change with traffic on their own and are left out."""
+    state: dict[str, Any] = {}
+    for table in ("Open_vSwitch", "Bridge", "Port", "Interface", "Mirror", "Controller",
+                  "Manager", "QoS", "Queue", "Flow_Table"):
+        data = json.loads(ovs.vsctl("--format=json", "list", table))
+        heads = data["headings"]
+        state[table] = sorted(json.dumps({h: c for h, c in zip(heads, row, strict=True)
+                                          if h not in ("statistics", "status")},
+                                         sort_keys=True) for row in data["data"])
+    for bridge in ovs.vsctl("list-br").split():
+        state[f"flows {bridge}"] = ovs.ofctl("--no-stats", "--names", "dump-flows", bridge)
+    return state
+
+
+def test_capture_of_a_compute_host_changes_nothing(lab: Lab, tmp_path: Path) -> None:
+    """The same proof on an Open vSwitch compute host of the catalog (migration-ovs-rarp-
+    lost's compute1: br-int, the hybrid plug, the agent's flows, nova.conf and the agent's
+    ini), with the OVS commands (``ovs-vsctl list``, ``ovs-appctl fdb/show``, ``ovs-ofctl
+    dump-flows``) and the configuration files read too."""
+    from vnetlab.catalog import case_paths
+    from vnetlab.topology.load import load_topology
+
+    from .catalog_lab import build_host, unsupported
+
+    spec = load_topology(str(case_paths()["migration-ovs-rarp-lost"]))
+    why = unsupported(spec, "compute1")
+    if why:
+        (pytest.fail if in_ci() else pytest.skip)(why)
+    built = build_host(lab, spec, "compute1", "compute1")
+    assert built.ovs is not None
+    time.sleep(1.5)                          # the guest's first frames are in
+    before = snapshot(built.ns), _ovs_state(built.ovs)
+    env = {**os.environ, "PATH": f"{built.tool_path()}:{os.environ['PATH']}"}
+    out = tmp_path / "compute1.yaml"
+    proc = subprocess.run([sys.executable, "-m", "vnetlab", "capture", "--netns", built.ns.name,
+                           "--host", "compute1", "-o", str(out)], capture_output=True,
+                          text=True, check=False, timeout=60, env=env)
+    after = snapshot(built.ns), _ovs_state(built.ovs)
+    assert proc.returncode == 0, proc.stderr
+    assert _diff(before[0], after[0]) == []
+    assert _diff(before[1], after[1]) == []
+    import vnetlab
+
+    captured = vnetlab.load_topology(str(out))
+    assert captured.openstack is not None
+    assert captured.openstack.nova.live_migration_wait_for_vif_plug is False
+    assert [n.network for vm in captured.vms.values() for n in vm.interfaces] == \
+        ["physnet1-vlan100"]
