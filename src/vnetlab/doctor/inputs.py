@@ -129,22 +129,13 @@ def _slow(text: str, path: str) -> Any:
 
 def _topology(data: Any, path: str, locator: Any) -> Context:
     from vnetlab.topology.load import load_topology_data
-    from vnetlab.topology.spec import TopologySpec
 
-    spec_knows = "captured" in TopologySpec.model_fields
-    captured_raw = None
-    if isinstance(data, dict) and "captured" in data and not spec_knows:
-        # the spec's CapturedSpec (vnetlab capture) is not there: validate it here
-        captured_raw = data.pop("captured")
     try:
         spec = load_topology_data(data, path)
     except TopologyError as exc:
         if locator is not None:
             raise _Relocate from None
         raise BadInput(list(exc.errors)) from None
-    finally:
-        if captured_raw is not None:
-            data["captured"] = captured_raw
     if locator is not None:
         spec._locator = locator
     raw_captured = data.get("captured") if isinstance(data, dict) else None
@@ -180,7 +171,6 @@ def assume_guest_dhcp(spec: TopologySpec) -> tuple[TopologySpec, set[tuple[str, 
 def _imported(path: str) -> Context:
     from vnetlab.importers import ImportFailure, import_path
     from vnetlab.topology.load import Locator, load_topology_data
-    from vnetlab.topology.spec import TopologySpec
 
     try:
         result = import_path(path)
@@ -188,10 +178,8 @@ def _imported(path: str) -> Context:
         raise BadInput([SpecError(exc.file, exc.line, 0, exc.key, exc.message)]) from None
     doc = result.doc
     captured_raw = doc.get("captured")
-    body = {k: v for k, v in doc.items() if k != "captured" or "captured" in
-            TopologySpec.model_fields}
     try:
-        spec = load_topology_data(body, path)
+        spec = load_topology_data(dict(doc), path)
     except TopologyError as exc:
         raise BadInput(list(exc.errors)) from None
     spec._locator = Locator(path, doc)          # captured: included, for its evidence

@@ -444,15 +444,10 @@ def _merge_captured(out: ImportResult, captured: dict[str, Any]) -> None:
 
 
 def load(result: ImportResult, file: str = "<import>") -> TopologySpec:
-    """The document as a loaded ``TopologySpec`` (TopologyError as for any file). A
-    ``captured:`` block is left aside while this vnetlab's spec does not know it."""
+    """The document as a loaded ``TopologySpec`` (TopologyError as for any file)."""
     from vnetlab.topology.load import load_topology_data
-    from vnetlab.topology.spec import TopologySpec
 
-    doc = copy.deepcopy(result.doc)
-    if "captured" in doc and "captured" not in TopologySpec.model_fields:
-        doc.pop("captured")
-    return load_topology_data(doc, file)
+    return load_topology_data(copy.deepcopy(result.doc), file)
 
 
 def dump(result: ImportResult) -> str:
@@ -479,11 +474,8 @@ def check(result: ImportResult, file: str) -> list[Any]:
     (so that lines and columns are those of the written file); ``[]`` if it loads."""
     from vnetlab.errors import TopologyError
     from vnetlab.topology.load import load_topology_data, parse_yaml_text
-    from vnetlab.topology.spec import TopologySpec
 
     shown = ImportResult(dict(result.doc), result.notes, result.kind, used=result.used)
-    if "captured" in shown.doc and "captured" not in TopologySpec.model_fields:
-        shown.doc.pop("captured")           # the last key: the lines above it do not move
     try:
         load_topology_data(parse_yaml_text(dump(shown), file), file)
     except TopologyError as exc:
