@@ -40,6 +40,7 @@ import contextlib
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -570,18 +571,23 @@ def _etc(lab: Lab, ns: Netns, rel: str, text: str) -> None:
     point must exist: made here, and removed again if it was made here and is empty)."""
     top = rel.split("/")[0]
     path = Path("/etc/netns") / ns.name / rel
+    if not Path("/etc/netns").exists():
+        lab.add_cleanup(_rmdir(Path("/etc/netns")))     # runs after the rmtree below
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     point = Path("/etc") / top
     if not point.exists():
         point.mkdir()
-
-        def remove_point() -> None:
-            with contextlib.suppress(OSError):          # not empty: someone else's now
-                point.rmdir()
-
-        lab.add_cleanup(remove_point)
+        lab.add_cleanup(_rmdir(point))
     lab.add_cleanup(lambda: shutil.rmtree(Path("/etc/netns") / ns.name, ignore_errors=True))
+
+
+def _rmdir(path: Path) -> Callable[[], None]:
+    """A cleanup removing ``path`` if it is empty (not empty: someone else's now)."""
+    def remove() -> None:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    return remove
 
 
 def _firewall(ns: Netns, spec: TopologySpec, host: str) -> None:
