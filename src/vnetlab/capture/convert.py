@@ -706,10 +706,12 @@ class Converter:
         dl_vlan=LVID actions=mod_vlan_vid:SEG``). Unless every port of the integration
         bridge is explained this way the host is written as captured, with a note."""
         from vnetlab.capture.ovsdb import bridge_ports, port_tag
+        from vnetlab.topology.spec import NeutronAgentSpec
 
         agent = block.get("agent", {})
-        ib = str(agent.get("integration-bridge", "br-int"))
-        mappings: dict[str, str] = agent.get("bridge-mappings", {"physnet1": "br-eth1"})
+        default = NeutronAgentSpec()                # what the document then means
+        ib = str(agent.get("integration-bridge", default.integration_bridge))
+        mappings: dict[str, str] = agent.get("bridge-mappings", default.bridge_mappings)
         if ib not in self.ifaces or self.ifaces[ib]["type"] != "ovs-bridge":
             return
         lvids: dict[int, tuple[int, str]] = {}
@@ -720,7 +722,7 @@ class Converter:
                                      r"(\d+),actions=mod_vlan_vid:(\d+),NORMAL", flow)
                 if match:
                     lvids[int(match.group(1))] = (int(match.group(2)), physnet)
-        plan: list[tuple[str, str, str, dict[str, Any]]] = []   # (ovs port, port id, net, nic)
+        plan: list[tuple[str, str, int, str, dict[str, Any]]] = []  # port, id, seg, physnet, nic
         made = {ib}
         for port, iface in bridge_ports(self.snap.ovs, ib):
             name, kind = str(iface.get("name")), iface.get("type") or ""
@@ -748,13 +750,11 @@ class Converter:
                 self.note(f"{ib}: no VM of this capture has the tap {tap} of Neutron port "
                           f"{name}: {ib} written as captured")
                 return
-            seg, physnet = lvids[tag]
-            plan.append((name, port_id, f"{physnet}-vlan{seg}", nic))
-        networks = block.setdefault("networks", {})
-        for name, port_id, network, nic in plan:
-            seg, physnet = next(v for k, v in lvids.items()
-                                if f"{v[1]}-vlan{v[0]}" == network)
-            networks[network] = {"segmentation-id": seg, "physical-network": physnet}
+            plan.append((name, port_id, *lvids[tag], nic))
+        for name, port_id, seg, physnet, nic in plan:
+            network = f"{physnet}-vlan{seg}"
+            block.setdefault("networks", {})[network] = {"segmentation-id": seg,
+                                                         "physical-network": physnet}
             suffix = name[3:]
             made.update({name, f"qbr{suffix}", f"qvb{suffix}", f"qvo{suffix}"})
             for key in ("target", "virtualport", "vlan"):
@@ -775,7 +775,7 @@ class Converter:
         self.neutron_made = made
         if plan:
             self.note(f"{ib}: {len(plan)} Neutron port(s) written as VM NICs on their networks "
-                      f"({', '.join(sorted(networks))}); {ib}, the qbr/qvb/qvo devices, the "
+                      f"({', '.join(sorted(block['networks']))}); {ib}, the qbr/qvb/qvo devices, the "
                       "patch ports and the agent's flows are the model's (the network names "
                       "are made up: Neutron's are not on the host)")
 

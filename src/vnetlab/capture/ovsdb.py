@@ -81,6 +81,30 @@ def port_vlan(port: dict[str, Any]) -> dict[str, Any] | None:
     return vlan
 
 
+Rows = dict[str, list[dict[str, Any]]]
+
+
+def port_members(tables: Rows, bridge: dict[str, Any]
+                 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(Port row, its Interface rows) of each port of the Bridge row ``bridge``, in the
+    row's order (more than one Interface: an OVS bond)."""
+    ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
+    ifaces = {str(i.get("_uuid")): i for i in tables.get("Interface", [])}
+    out = []
+    for port_id in _set(bridge.get("ports")):
+        port = ports.get(str(port_id))
+        if port is not None:
+            out.append((port, [ifaces[str(i)] for i in _set(port.get("interfaces"))
+                               if str(i) in ifaces]))
+    return out
+
+
+def bridge_ports(tables: Rows, name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(Port row, Interface row) of each single-interface port of bridge ``name``."""
+    return [(port, members[0]) for row in tables.get("Bridge", []) if row.get("name") == name
+            for port, members in port_members(tables, row) if len(members) == 1]
+
+
 def own_devices(tables: dict[str, list[dict[str, Any]]]) -> set[str]:
     """The kernel devices Open vSwitch itself made: each bridge's LOCAL port and the
     internal ports, and the userspace datapath's ``ovs-netdev``. With
@@ -99,8 +123,6 @@ def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[
     """Each OVS bridge and its internal/patch interfaces, with the taps on it
     (tap -> (bridge, its port's vlan)), from the three tables; its flows from
     ``flow_texts`` (bridge -> ``dump-flows`` text)."""
-    ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
-    ifaces = {str(i.get("_uuid")): i for i in tables.get("Interface", [])}
     for bridge in sorted(tables.get("Bridge", []), key=lambda b: str(b.get("name"))):
         name = bridge.get("name")
         if not isinstance(name, str):
@@ -117,11 +139,7 @@ def ovs_topology(tables: dict[str, list[dict[str, Any]]], links: dict[str, dict[
                                  "bridge": {"options": options, "port": []}}
         extra: list[dict[str, Any]] = []
         taps: dict[str, tuple[str, Any]] = {}
-        for port_id in _set(bridge.get("ports")):
-            port = ports.get(str(port_id))
-            if port is None:
-                continue
-            members = [ifaces[str(i)] for i in _set(port.get("interfaces")) if str(i) in ifaces]
+        for port, members in port_members(tables, bridge):
             if len(members) != 1:
                 note(f"{name}: port {port.get('name')} has {len(members)} interfaces (an OVS "
                      "bond): not modelled, left out")
@@ -170,7 +188,7 @@ MAX_FLOWS = 10_000          # per bridge written to the document (a hostile dump
 _FLOW_PROPERTIES = {"importance", "send_flow_rem", "check_overlap", "reset_counts",
                     "no_packet_counts", "no_byte_counts"}
 _FLOW_TIMEOUTS = {"idle_timeout", "hard_timeout"}
-_FLOW_HEADER = re.compile(r"^(?:NXST|OFPST)_FLOW reply|^OFPST_FLOW|^\s*$")
+_FLOW_HEADER = re.compile(r"^(?:NXST|OFPST)_FLOW reply|^\s*$")
 
 
 def flows(text: str, bridge: str, secure: bool, note: Note) -> list[str]:
@@ -225,11 +243,9 @@ def fdb_rows(text: str, bridge: str, tables: dict[str, list[dict[str, Any]]]
              ) -> list[dict[str, Any]]:
     """``ovs-appctl fdb/show BR`` -> ``captured.fdb`` entries (port names, not numbers).
     OpenFlow port numbers are per bridge: only ``bridge``'s own interfaces map them."""
-    ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
-    mine = {str(i) for b in tables.get("Bridge", []) if b.get("name") == bridge
-            for p in _set(b.get("ports")) for i in _set(ports.get(str(p), {}).get("interfaces"))}
-    names = {str(i.get("ofport")): str(i.get("name")) for i in tables.get("Interface", [])
-             if isinstance(i.get("ofport"), int) and str(i.get("_uuid")) in mine}
+    names = {str(i.get("ofport")): str(i.get("name")) for row in tables.get("Bridge", [])
+             if row.get("name") == bridge for _, members in port_members(tables, row)
+             for i in members if isinstance(i.get("ofport"), int)}
     out: list[dict[str, Any]] = []
     for line in text.splitlines():
         match = _FDB_ROW.match(line)
@@ -244,24 +260,6 @@ def fdb_rows(text: str, bridge: str, tables: dict[str, list[dict[str, Any]]]
         elif age == "static":
             entry["flags"] = ["static"]
         out.append(entry)
-    return out
-
-
-def bridge_ports(tables: dict[str, list[dict[str, Any]]], bridge: str
-                 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(Port row, Interface row) of each single-interface port of ``bridge``."""
-    ports = {str(p.get("_uuid")): p for p in tables.get("Port", [])}
-    ifaces = {str(i.get("_uuid")): i for i in tables.get("Interface", [])}
-    out = []
-    for row in tables.get("Bridge", []):
-        if row.get("name") != bridge:
-            continue
-        for port_id in _set(row.get("ports")):
-            port = ports.get(str(port_id))
-            members = [ifaces[str(i)] for i in _set((port or {}).get("interfaces"))
-                       if str(i) in ifaces]
-            if port is not None and len(members) == 1:
-                out.append((port, members[0]))
     return out
 
 
